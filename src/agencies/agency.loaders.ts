@@ -1,0 +1,19 @@
+import DataLoader from 'dataloader';
+import { In } from 'typeorm';
+import { perRequest, type RequestContext } from '../auth/context';
+import { Account } from './account.entity';
+import { Agency } from './agency.entity';
+
+/** Values in key order, same length, null for misses (DataLoader's contract). */
+export function byId<T extends { id: string }>(keys: readonly string[], rows: T[]): (T | null)[] {
+  const map = new Map(rows.map((r) => [r.id, r]));
+  return keys.map((k) => map.get(k) ?? null);
+}
+
+/** Agencies are not personal data: every authenticated caller may read any agency. */
+export const agencyLoaders = perRequest(Symbol('agencies'), (ctx: RequestContext) => ({
+  agency: new DataLoader<string, Agency | null>(async (ids) => byId(ids, await ctx.db.getRepository(Agency).findBy({ id: In([...ids]) }))),
+  account: new DataLoader<string, Account | null>(async (ids) =>
+    byId(ids, await ctx.db.getRepository(Account).findBy({ id: In([...ids]) })),
+  ),
+}));

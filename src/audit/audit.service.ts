@@ -1,0 +1,31 @@
+import type { EntityManager } from 'typeorm';
+import type { RequestContext } from '../auth/context';
+import { actorIds } from '../auth/actor';
+
+export type AuditSubjectType = 'Agency' | 'Account' | 'Person' | 'RescueCase' | 'Referral';
+
+export interface AuditItem {
+  action: string;
+  subjectType: AuditSubjectType;
+  subjectId: string;
+}
+
+/**
+ * Appends entries in ONE statement however many there are (a page of 50
+ * persons is one INSERT, not fifty). Pass the transaction's manager so that a
+ * change and its audit entry commit together.
+ */
+export async function appendAudit(
+  db: EntityManager | RequestContext['db'],
+  ctx: Pick<RequestContext, 'actor' | 'requestId'>,
+  items: AuditItem[],
+): Promise<void> {
+  if (items.length === 0) return;
+  const { accountId, agencyId } = actorIds(ctx.actor);
+  await db.query(
+    `INSERT INTO audit_log (account_id, agency_id, action, subject_type, subject_id, request_id)
+     SELECT $1, $2, t.action, t.subject_type, t.subject_id, $3
+       FROM unnest($4::varchar[], $5::varchar[], $6::uuid[]) AS t(action, subject_type, subject_id)`,
+    [accountId, agencyId, ctx.requestId, items.map((i) => i.action), items.map((i) => i.subjectType), items.map((i) => i.subjectId)],
+  );
+}

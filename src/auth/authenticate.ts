@@ -1,0 +1,32 @@
+import type { DataSource } from 'typeorm';
+import type { Actor } from './actor';
+import { AccountRole, AgencyKind } from './actor';
+import { hashToken, tokensEqual } from './token';
+import { unauthenticated } from '../shared/errors';
+
+/**
+ * Turns a bearer token into an Actor. No token: anonymous (introspection
+ * and `viewer` decide what that may see). An unknown or revoked token is
+ * UNAUTHENTICATED at once, so a client with a bad token learns it on its
+ * first call.
+ */
+export async function authenticate(db: DataSource, adminToken: string | undefined, token: string | undefined): Promise<Actor> {
+  if (token === undefined) return { kind: 'anonymous' };
+  if (adminToken !== undefined && tokensEqual(token, adminToken)) return { kind: 'admin' };
+  const rows: { account_id: string; role: AccountRole; agency_id: string; kind: AgencyKind; region_code: string }[] = await db.query(
+    `SELECT a.id AS account_id, a.role, g.id AS agency_id, g.kind, g.region_code
+         FROM account a JOIN agency g ON g.id = a.agency_id
+        WHERE a.token_hash = $1 AND a.revoked_at IS NULL`,
+    [hashToken(token)],
+  );
+  const row = rows[0];
+  if (!row) throw unauthenticated('Unknown or revoked token.');
+  return {
+    kind: 'account',
+    accountId: row.account_id,
+    role: row.role,
+    agencyId: row.agency_id,
+    agencyKind: row.kind,
+    agencyRegionCode: row.region_code,
+  };
+}

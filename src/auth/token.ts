@@ -1,0 +1,27 @@
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+
+/** 32 random bytes; the prefix makes leaked tokens easy to find by secret scanners. */
+export function generateToken(): string {
+  return `hub_${randomBytes(32).toString('base64url')}`;
+}
+
+/**
+ * Tokens are high-entropy, so a plain SHA-256 (not a slow password hash) is
+ * enough to make a stolen database useless for logging in, and it lets the
+ * lookup be one indexed equality.
+ */
+export function hashToken(token: string): Buffer {
+  return createHash('sha256').update(token, 'utf8').digest();
+}
+
+/** Constant-time comparison of two tokens (by their hashes, so lengths match). */
+export function tokensEqual(a: string, b: string): boolean {
+  return timingSafeEqual(hashToken(a), hashToken(b));
+}
+
+/** `Authorization: Bearer <token>` (HTTP) or the same string in connectionParams (WebSocket). */
+export function bearerToken(header: unknown): string | undefined {
+  if (typeof header !== 'string') return undefined;
+  const m = /^Bearer\s+(\S+)\s*$/i.exec(header);
+  return m?.[1];
+}

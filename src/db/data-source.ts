@@ -1,0 +1,45 @@
+import path from 'node:path';
+import { DataSource, type MixedList, type EntitySchema } from 'typeorm';
+
+export interface DataSourceOptions {
+  url: string;
+  // eslint-disable-next-line @typescript-eslint/no-unsafe-function-type
+  entities: MixedList<Function | string | EntitySchema>;
+  poolSize?: number;
+  /** Shown in pg_stat_activity: which process holds a connection. */
+  applicationName?: string;
+}
+
+/** Compiled (dist/) or ts-jest / ts-node (src/): migrations sit beside either. */
+const MIGRATIONS = path.join(__dirname, '..', '..', 'migrations', '*.{ts,js}');
+
+/**
+ * The hub's one way to reach PostgreSQL. Schema changes only through the
+ * migrations in migrations/ (never `synchronize`), so what runs in
+ * production is what was reviewed.
+ */
+export function createDataSource(opts: DataSourceOptions): DataSource {
+  return new DataSource({
+    type: 'postgres',
+    url: opts.url,
+    entities: opts.entities,
+    migrations: [MIGRATIONS],
+    migrationsTableName: 'hub_migrations',
+    // One transaction per migration: a failing one leaves the others applied and itself not at all.
+    migrationsTransactionMode: 'each',
+    synchronize: false,
+    // installExtensions would need superuser; the first migration creates what it needs.
+    installExtensions: false,
+    uuidExtension: 'pgcrypto',
+    // Counted ids (audit, events) are bigint; JS numbers are exact up to 2^53.
+    parseInt8: true,
+    poolSize: opts.poolSize ?? 10,
+    extra: {
+      application_name: opts.applicationName ?? 'rescue-referral-hub',
+      // Fail fast when the database is away instead of queueing requests forever.
+      connectionTimeoutMillis: 5_000,
+      idleTimeoutMillis: 30_000,
+    },
+    logging: false,
+  });
+}

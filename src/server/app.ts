@@ -1,0 +1,152 @@
+import 'reflect-metadata';
+import { randomUUID } from 'node:crypto';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { ApolloServer } from '@apollo/server';
+import { expressMiddleware } from '@as-integrations/express5';
+import { ApolloServerPluginCacheControlDisabled } from '@apollo/server/plugin/disabled';
+import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
+import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
+import express from 'express';
+import { GraphQLError, type GraphQLSchema } from 'graphql';
+import type { DataSource } from 'typeorm';
+import { authenticate } from '../auth/authenticate';
+import type { HubSettings, RequestContext } from '../auth/context';
+import { bearerToken } from '../auth/token';
+import { createDataSource } from '../db/data-source';
+import type { Config } from '../shared/config';
+import type { Logger } from '../shared/logger';
+import { HubError } from '../shared/errors';
+import { ENTITIES } from './entities';
+import { errorsPlugin } from './errors.plugin';
+import { createSchema } from './schema';
+import { attachWebSocket, type WebSocketHandle } from './ws';
+
+export interface Hub {
+  url: string;
+  port: number;
+  db: DataSource;
+  schema: GraphQLSchema;
+  /** Graceful: in-flight requests finish, WebSockets close, the pool drains. */
+  stop(): Promise<void>;
+}
+
+export interface HubOptions {
+  config: Config;
+  logger: Logger;
+  databaseUrl: string;
+  idNumberKey: Buffer;
+  adminToken?: string;
+}
+
+export class PortInUseError extends Error {}
+
+export async function startHub(opts: HubOptions): Promise<Hub> {
+  const { config, logger } = opts;
+  const db = createDataSource({ url: opts.databaseUrl, entities: ENTITIES, poolSize: config.poolSize });
+  await db.initialize();
+  try {
+    if (config.migrate) {
+      const applied = await db.runMigrations({ transaction: 'each' });
+      for (const m of applied) logger.info({ migration: m.name }, 'migration applied');
+    } else if (await db.showMigrations()) {
+      logger.warn('pending migrations not applied (HUB_MIGRATE=false): run `npm run migrate`');
+    }
+    const settings: HubSettings = { config, idNumberKey: opts.idNumberKey };
+    const schema = await createSchema();
+    const adminToken = opts.adminToken;
+
+    const makeContext = async (authorization: unknown): Promise<RequestContext> => ({
+      actor: await authenticate(db, adminToken, bearerToken(authorization)),
+      requestId: randomUUID(),
+      db,
+      settings,
+      memo: new Map(),
+    });
+
+    const app = express();
+    app.disable('x-powered-by');
+    const httpServer = http.createServer(app);
+    const ws: WebSocketHandle = attachWebSocket({ httpServer, schema, config, logger, makeContext });
+
+    const apollo = new ApolloServer<RequestContext>({
+      schema,
+      // Tells strangers nothing about the schema ("Did you mean ...").
+      hideSchemaDetailsFromClientErrors: true,
+      allowBatchedHttpRequests: false,
+      includeStacktraceInErrorResponses: false,
+      plugins: [
+        ApolloServerPluginDrainHttpServer({ httpServer }),
+        // Always installed otherwise, and costs 40-75% on large responses (STACK.md).
+        ApolloServerPluginCacheControlDisabled(),
+        // The default landing page loads from a CDN, unreachable on a government network.
+        ApolloServerPluginLandingPageDisabled(),
+        errorsPlugin(logger),
+        ws.apolloPlugin,
+      ],
+    });
+    await apollo.start();
+
+    app.get('/healthz', async (_req, res) => {
+      try {
+        await db.query('SELECT 1');
+        res.status(200).json({ status: 'ok' });
+      } catch {
+        res.status(503).json({ status: 'database unavailable' });
+      }
+    });
+    app.use(
+      '/graphql',
+      express.json({ limit: config.maxBodyBytes }),
+      expressMiddleware(apollo, {
+        context: async ({ req, res }) => {
+          try {
+            const ctx = await makeContext(req.headers.authorization);
+            res.setHeader('x-request-id', ctx.requestId);
+            return ctx;
+          } catch (err) {
+            // Apollo answers context failures with HTTP 500 unless told otherwise.
+            if (err instanceof HubError) {
+              throw new GraphQLError(err.message, { extensions: { code: err.code, http: { status: 401 } } });
+            }
+            logger.error({ err: { name: (err as Error).name, message: (err as Error).message } }, 'authentication failed');
+            throw new GraphQLError('The hub cannot reach its database; try again shortly.', {
+              extensions: { code: 'SERVICE_UNAVAILABLE', http: { status: 503 } },
+            });
+          }
+        },
+      }),
+    );
+
+    await new Promise<void>((resolve, reject) => {
+      httpServer.once('error', (err: NodeJS.ErrnoException) => {
+        if (err.code === 'EADDRINUSE') {
+          reject(
+            new PortInUseError(
+              `Port ${config.port} on ${config.host} is already in use (another hub?). Stop that process or set PORT to a free port.`,
+            ),
+          );
+        } else reject(err);
+      });
+      httpServer.listen(config.port, config.host, resolve);
+    });
+    const port = (httpServer.address() as AddressInfo).port;
+
+    let stopping: Promise<void> | undefined;
+    return {
+      url: `http://${config.host === '0.0.0.0' ? 'localhost' : config.host}:${port}/graphql`,
+      port,
+      db,
+      schema,
+      stop: () =>
+        (stopping ??= (async () => {
+          await ws.close();
+          await apollo.stop(); // stops accepting, lets in-flight requests finish (drain plugin)
+          await db.destroy();
+        })()),
+    };
+  } catch (err) {
+    await db.destroy().catch(() => undefined);
+    throw err;
+  }
+}

@@ -1,0 +1,92 @@
+import 'reflect-metadata';
+import path from 'node:path';
+import { startEmbedded, EmbeddedStartError, type EmbeddedDatabase } from '../db/embedded';
+import { ConfigError, loadConfig, type Config } from '../shared/config';
+import { createLogger } from '../shared/logger';
+import { startHub, PortInUseError, type Hub } from './app';
+import { keptAdminToken, keptIdNumberKey } from './secrets';
+
+/**
+ * `npm start`. Without DATABASE_URL the hub runs its own PostgreSQL in
+ * HUB_DATA_DIR; with it, it uses that database. Either way migrations are
+ * applied at start unless HUB_MIGRATE=false.
+ */
+async function main(): Promise<void> {
+  let config: Config;
+  try {
+    config = loadConfig();
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      console.error(`Configuration error: ${err.message}`);
+      process.exit(2);
+    }
+    throw err;
+  }
+  const logger = createLogger(config.logLevel);
+  let embedded: EmbeddedDatabase | undefined;
+  let hub: Hub | undefined;
+  let shuttingDown = false;
+
+  const shutdown = async (signal: string, code = 0) => {
+    if (shuttingDown) return;
+    shuttingDown = true;
+    logger.info({ signal }, 'shutting down: finishing in-flight requests');
+    const timer = setTimeout(() => {
+      logger.error('shutdown took too long; exiting');
+      process.exit(1);
+    }, config.shutdownTimeoutMs + 15_000);
+    try {
+      await hub?.stop();
+      await embedded?.stop();
+      logger.info('stopped cleanly');
+    } catch (err) {
+      logger.error({ err }, 'error while stopping');
+      code = 1;
+    } finally {
+      clearTimeout(timer);
+      process.exit(code);
+    }
+  };
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+
+  try {
+    let databaseUrl = config.databaseUrl;
+    let adminToken = config.adminToken;
+    let idNumberKey = config.idNumberKey;
+    if (!databaseUrl) {
+      embedded = await startEmbedded({ dataDir: path.join(config.dataDir), log: (msg) => logger.info(msg) });
+      databaseUrl = embedded.url;
+      console.log(`Data: embedded PostgreSQL in ${config.dataDir} (port ${embedded.port})`);
+      if (!adminToken) {
+        const t = keptAdminToken(config.dataDir);
+        adminToken = t.value;
+        console.log(
+          t.created
+            ? `Administrator token (generated once, kept in ${path.join(config.dataDir, 'admin-token')}):\n  ${t.value}`
+            : `Administrator token: in ${path.join(config.dataDir, 'admin-token')}`,
+        );
+      }
+      idNumberKey ??= keptIdNumberKey(config.dataDir).value;
+    } else {
+      if (!idNumberKey) {
+        throw new ConfigError(
+          'HUB_ID_NUMBER_KEY',
+          'is required with DATABASE_URL (64 hex characters: `openssl rand -hex 32`); keep it outside the database',
+        );
+      }
+      if (!adminToken) console.log('No HUB_ADMIN_TOKEN: this hub has no administrator (agencies and tokens cannot be created).');
+    }
+    hub = await startHub({ config, logger, databaseUrl, adminToken, idNumberKey: Buffer.from(idNumberKey, 'hex') });
+    console.log(`Rescue-referral hub serving ${hub.url} (HTTP and graphql-ws)`);
+  } catch (err) {
+    if (err instanceof ConfigError || err instanceof EmbeddedStartError || err instanceof PortInUseError) {
+      console.error(err instanceof ConfigError ? `Configuration error: ${err.message}` : err.message);
+    } else {
+      logger.fatal({ err }, 'could not start');
+    }
+    await shutdown('startup failure', 1);
+  }
+}
+
+void main();

@@ -1,0 +1,55 @@
+import path from 'node:path';
+import { writeFileSync } from 'node:fs';
+import { lexicographicSortSchema, printSchema, type GraphQLSchema } from 'graphql';
+import { buildSchema, type NonEmptyArray } from 'type-graphql';
+import { DateTimeScalar } from '../shared/scalars';
+import { AccountResolver, AgencyResolver } from '../agencies/agency.resolver';
+import { NodeResolver } from './node.resolver';
+
+// eslint-disable-next-line @typescript-eslint/no-unsafe-function-type
+export const RESOLVERS: NonEmptyArray<Function> = [AgencyResolver, AccountResolver, NodeResolver];
+
+export const SCHEMA_FILE = path.join(__dirname, '..', '..', 'schema', 'schema.graphql');
+
+const HEADER = `# DO NOT EDIT. Emitted from the code by \`npm run schema\`; CI fails when it is stale.
+# The public contract it must keep is ../shared/contract/hub.graphql (npm run check:contract).
+`;
+
+export async function createSchema(): Promise<GraphQLSchema> {
+  return buildSchema({
+    resolvers: RESOLVERS,
+    scalarsMap: [{ type: Date, scalar: DateTimeScalar }],
+    // Inputs are checked by hand in the services so that every rejection names its field
+    // (BAD_USER_INPUT + extensions.field); class-validator's error would echo the input back.
+    validate: false,
+  });
+}
+
+export function printSortedSchema(schema: GraphQLSchema): string {
+  return HEADER + '\n' + printSchema(lexicographicSortSchema(schema)) + '\n';
+}
+
+/** `npm run schema`: writes schema/schema.graphql; with --check, fails when it differs. */
+if (require.main === module) {
+  void (async () => {
+    const { readFileSync } = await import('node:fs');
+    const text = printSortedSchema(await createSchema());
+    if (process.argv.includes('--check')) {
+      const current = (() => {
+        try {
+          return readFileSync(SCHEMA_FILE, 'utf8');
+        } catch {
+          return '';
+        }
+      })();
+      if (current !== text) {
+        console.error('schema/schema.graphql is stale: run `npm run schema` and commit it.');
+        process.exit(1);
+      }
+      console.log('schema/schema.graphql is up to date.');
+    } else {
+      writeFileSync(SCHEMA_FILE, text);
+      console.log(`wrote ${path.relative(process.cwd(), SCHEMA_FILE)}`);
+    }
+  })();
+}

@@ -1,0 +1,140 @@
+import path from 'node:path';
+
+/**
+ * Every setting of the hub, read and validated once at start. A bad value
+ * stops the hub with a message naming the variable; nothing else reads
+ * process.env.
+ */
+export interface Config {
+  port: number;
+  host: string;
+  /** Unset: the hub runs its own embedded PostgreSQL in dataDir. */
+  databaseUrl?: string;
+  dataDir: string;
+  adminToken?: string;
+  migrate: boolean;
+  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  /** 32-byte key (hex) for ID-number encryption and the lookup hash. */
+  idNumberKey?: string;
+  poolSize: number;
+  rescuePeriodDays: number;
+  /** Per referral kind, in milliseconds. */
+  responseTimes: Record<ReferralKindName, number>;
+  expirySweepMs: number;
+  /** Browser origins allowed to open a WebSocket; requests without Origin (servers) are allowed. */
+  allowedOrigins: string[];
+  shutdownTimeoutMs: number;
+  maxBodyBytes: number;
+}
+
+export type ReferralKindName =
+  'ESCORT_TO_STATION' | 'PSYCHIATRIC_EVALUATION' | 'RETURN_TO_ORIGIN' | 'WELFARE_PLACEMENT' | 'RETURN_TO_STATION';
+
+/** Hub defaults from DOMAIN.md §5 (not law): how long the receiving agency has to answer. */
+export const DEFAULT_RESPONSE_TIMES: Record<ReferralKindName, string> = {
+  PSYCHIATRIC_EVALUATION: '2h',
+  ESCORT_TO_STATION: '1h',
+  RETURN_TO_STATION: '24h',
+  RETURN_TO_ORIGIN: '2d',
+  WELFARE_PLACEMENT: '5d',
+};
+
+export class ConfigError extends Error {
+  constructor(
+    readonly variable: string,
+    message: string,
+  ) {
+    super(`${variable}: ${message}`);
+  }
+}
+
+type Env = Record<string, string | undefined>;
+
+function int(env: Env, name: string, def: number, min: number, max: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return def;
+  if (!/^\d+$/.test(raw)) throw new ConfigError(name, `must be a whole number, got "${raw}"`);
+  const n = Number(raw);
+  if (n < min || n > max) throw new ConfigError(name, `must be between ${min} and ${max}, got ${n}`);
+  return n;
+}
+
+function bool(env: Env, name: string, def: boolean): boolean {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return def;
+  if (/^(true|1|yes|on)$/i.test(raw)) return true;
+  if (/^(false|0|no|off)$/i.test(raw)) return false;
+  throw new ConfigError(name, `must be true or false, got "${raw}"`);
+}
+
+const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** "90s", "2h", "5d" or plain milliseconds. */
+export function parseDuration(name: string, raw: string): number {
+  const m = /^(\d+)(ms|s|m|h|d)?$/.exec(raw.trim());
+  if (!m || Number(m[1]) <= 0) {
+    throw new ConfigError(name, `must be a duration such as 90s, 30m, 2h or 5d, got "${raw}"`);
+  }
+  return Number(m[1]) * UNITS[m[2] ?? 'ms'];
+}
+
+function databaseUrl(env: Env): string | undefined {
+  const raw = env.DATABASE_URL;
+  if (raw === undefined || raw === '') return undefined;
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new ConfigError('DATABASE_URL', 'is not a URL; expected postgres://user:password@host:port/database');
+  }
+  if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') {
+    throw new ConfigError('DATABASE_URL', `must start with postgres:// or postgresql://, got ${url.protocol}//`);
+  }
+  if (!url.hostname || url.pathname.length <= 1) {
+    throw new ConfigError('DATABASE_URL', 'must name a host and a database, e.g. postgres://hub@db:5432/hub');
+  }
+  return raw;
+}
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+export function loadConfig(env: Env = process.env): Config {
+  const logLevel = (env.LOG_LEVEL || 'info') as Config['logLevel'];
+  if (!LOG_LEVELS.includes(logLevel)) {
+    throw new ConfigError('LOG_LEVEL', `must be one of ${LOG_LEVELS.join(', ')}, got "${env.LOG_LEVEL}"`);
+  }
+  const adminToken = env.HUB_ADMIN_TOKEN || undefined;
+  if (adminToken !== undefined && adminToken.length < 24) {
+    throw new ConfigError('HUB_ADMIN_TOKEN', 'must be at least 24 characters (use a random secret)');
+  }
+  const idNumberKey = env.HUB_ID_NUMBER_KEY || undefined;
+  if (idNumberKey !== undefined && !/^[0-9a-fA-F]{64}$/.test(idNumberKey)) {
+    throw new ConfigError('HUB_ID_NUMBER_KEY', 'must be 64 hex characters (32 random bytes: `openssl rand -hex 32`)');
+  }
+  const responseTimes = {} as Record<ReferralKindName, number>;
+  for (const kind of Object.keys(DEFAULT_RESPONSE_TIMES) as ReferralKindName[]) {
+    const name = `HUB_RESPONSE_TIME_${kind}`;
+    responseTimes[kind] = parseDuration(name, env[name] || DEFAULT_RESPONSE_TIMES[kind]);
+  }
+  const host = env.HOST || '127.0.0.1';
+  return {
+    port: int(env, 'PORT', 4000, 0, 65535),
+    host,
+    databaseUrl: databaseUrl(env),
+    dataDir: path.resolve(env.HUB_DATA_DIR || '.hub-data'),
+    adminToken,
+    migrate: bool(env, 'HUB_MIGRATE', true),
+    logLevel,
+    idNumberKey,
+    poolSize: int(env, 'HUB_DB_POOL_SIZE', 10, 1, 200),
+    rescuePeriodDays: int(env, 'HUB_RESCUE_PERIOD_DAYS', 10, 1, 365),
+    responseTimes,
+    expirySweepMs: env.HUB_EXPIRY_SWEEP ? parseDuration('HUB_EXPIRY_SWEEP', env.HUB_EXPIRY_SWEEP) : 60_000,
+    allowedOrigins: (env.HUB_ALLOWED_ORIGINS || '')
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean),
+    shutdownTimeoutMs: int(env, 'HUB_SHUTDOWN_TIMEOUT_MS', 10_000, 0, 600_000),
+    maxBodyBytes: int(env, 'HUB_MAX_BODY_BYTES', 1_000_000, 1_000, 50_000_000),
+  };
+}

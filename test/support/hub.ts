@@ -1,0 +1,78 @@
+import { randomBytes } from 'node:crypto';
+import { Writable } from 'node:stream';
+import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
+import { print } from 'graphql';
+import { startHub, type Hub } from '../../src/server/app';
+import { loadConfig } from '../../src/shared/config';
+import { createLogger } from '../../src/shared/logger';
+import { createTestDatabase, type TestDatabase } from './database';
+
+export interface GraphQLResponse<T> {
+  data?: T | null;
+  errors?: { message: string; path?: (string | number)[]; extensions?: Record<string, unknown> }[];
+}
+
+export interface TestHub {
+  url: string;
+  hub: Hub;
+  adminToken: string;
+  database: TestDatabase;
+  /** Every line the hub logged, for tests that check what never reaches a log. */
+  logLines: string[];
+  /** Runs a typed operation over HTTP, as a client would. */
+  request<R, V>(doc: TypedDocumentNode<R, V>, variables?: V, token?: string): Promise<GraphQLResponse<R>>;
+  /** Like request, but fails the test on any error and returns data. */
+  ok<R, V>(doc: TypedDocumentNode<R, V>, variables?: V, token?: string): Promise<R>;
+  stop(): Promise<void>;
+}
+
+/** A hub on a fresh database, listening on a free port. */
+export async function startTestHub(env: Record<string, string> = {}): Promise<TestHub> {
+  const database = await createTestDatabase();
+  const adminToken = `admin_${randomBytes(24).toString('hex')}`;
+  const logLines: string[] = [];
+  const sink = new Writable({
+    write(chunk, _enc, cb) {
+      logLines.push(String(chunk));
+      cb();
+    },
+  });
+  const config = loadConfig({ PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', HUB_EXPIRY_SWEEP: '1h', ...env });
+  const hub = await startHub({
+    config,
+    logger: createLogger(config.logLevel, sink),
+    databaseUrl: database.url,
+    adminToken,
+    idNumberKey: randomBytes(32),
+  });
+  const request = async <R, V>(doc: TypedDocumentNode<R, V>, variables?: V, token?: string) => {
+    const res = await fetch(hub.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+      body: JSON.stringify({ query: print(doc), variables }),
+    });
+    return (await res.json()) as GraphQLResponse<R>;
+  };
+  return {
+    url: hub.url,
+    hub,
+    adminToken,
+    database,
+    logLines,
+    request,
+    async ok(doc, variables, token) {
+      const res = await request(doc, variables, token);
+      if (res.errors?.length) throw new Error(`GraphQL errors: ${JSON.stringify(res.errors)}`);
+      return res.data!;
+    },
+    async stop() {
+      await hub.stop();
+      await database.stop();
+    },
+  };
+}
+
+/** The contract's error code of the first error. */
+export function codeOf(res: GraphQLResponse<unknown>): unknown {
+  return res.errors?.[0]?.extensions?.code;
+}
