@@ -28,6 +28,6 @@ export class IssueAccessTokenInput {
   @Field()
   displayName!: string;
 
-  @Field(() => AccountRole, { defaultValue: AccountRole.STAFF })
-  role!: AccountRole;
+  @Field(() => AccountRole, { nullable: true, defaultValue: AccountRole.STAFF })
+  role?: AccountRole | null;
 }

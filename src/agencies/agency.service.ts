@@ -1,6 +1,6 @@
 import type { DataSource } from 'typeorm';
 import { appendAudit } from '../audit/audit.service';
-import { AgencyKind, requireAdmin } from '../auth/actor';
+import { AccountRole, AgencyKind, requireAdmin } from '../auth/actor';
 import type { RequestContext } from '../auth/context';
 import { generateToken, hashToken } from '../auth/token';
 import { inTransaction } from '../db/transaction';
@@ -51,7 +51,7 @@ export async function issueAccessToken(ctx: RequestContext, input: IssueAccessTo
     const token = generateToken();
     const account = await tx
       .getRepository(Account)
-      .save(tx.getRepository(Account).create({ agencyId, displayName, role: input.role, tokenHash: hashToken(token), revokedAt: null }));
+      .save(tx.getRepository(Account).create({ agencyId, displayName, role: input.role ?? AccountRole.STAFF, tokenHash: hashToken(token), revokedAt: null }));
     await appendAudit(tx, ctx, [{ action: 'account.issueToken', subjectType: 'Account', subjectId: account.id }]);
     return { token, account };
   });

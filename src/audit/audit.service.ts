@@ -29,3 +29,30 @@ export async function appendAudit(
     [accountId, agencyId, ctx.requestId, items.map((i) => i.action), items.map((i) => i.subjectType), items.map((i) => i.subjectId)],
   );
 }
+
+const READS = Symbol('audit.reads');
+
+/**
+ * Records that this request read a person's record (or revealed a full ID
+ * number); flushed once at the end of the request by `flushReads`, so a page
+ * of 50 persons costs one INSERT, not fifty.
+ */
+export function noteRead(ctx: RequestContext, action: 'person.read' | 'person.idNumber.reveal' | 'person.diagnoses.read', personId: string): void {
+  let reads = ctx.memo.get(READS) as Set<string> | undefined;
+  if (!reads) ctx.memo.set(READS, (reads = new Set()));
+  reads.add(`${action}|${personId}`);
+}
+
+export async function flushReads(ctx: RequestContext): Promise<void> {
+  const reads = ctx.memo.get(READS) as Set<string> | undefined;
+  if (!reads || reads.size === 0) return;
+  ctx.memo.delete(READS);
+  await appendAudit(
+    ctx.db,
+    ctx,
+    [...reads].map((r) => {
+      const [action, subjectId] = r.split('|');
+      return { action, subjectType: 'Person' as const, subjectId };
+    }),
+  );
+}

@@ -10,6 +10,19 @@ export interface HubSettings {
 }
 
 /**
+ * Need to know (DOMAIN.md §6), decided in one place (src/access) and plugged
+ * in by the server, so that modules below it ask without knowing the rules.
+ */
+export interface AccessPolicy {
+  /** The subset of `personIds` the caller may see (party to one of the person's cases or referrals). */
+  visiblePersons(ctx: RequestContext, personIds: readonly string[]): Promise<Set<string>>;
+  /** Whether the caller may see this person's ID number whole (police, the holding station, the origin office of a return). */
+  mayRevealIdNumber(ctx: RequestContext, personId: string): Promise<boolean>;
+  /** Whether the caller may see this person's diagnoses (the station and the hospital, 精神卫生法 第四条). */
+  maySeeDiagnoses(ctx: RequestContext, personId: string): Promise<boolean>;
+}
+
+/**
  * What every resolver receives: built fresh for each HTTP request and each
  * WebSocket operation, so that loaders (kept in `memo`) never carry one
  * agency's data into another's request.
@@ -19,6 +32,7 @@ export interface RequestContext {
   requestId: string;
   db: DataSource;
   settings: HubSettings;
+  access: AccessPolicy;
   /** Per-request memo: each module keeps its DataLoaders here (see `perRequest`). */
   memo: Map<symbol, unknown>;
 }

@@ -10,6 +10,8 @@ import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHt
 import express from 'express';
 import { GraphQLError, type GraphQLSchema } from 'graphql';
 import type { DataSource } from 'typeorm';
+import { accessPolicy } from '../access/access.policy';
+import { flushReads } from '../audit/audit.service';
 import { authenticate } from '../auth/authenticate';
 import type { HubSettings, RequestContext } from '../auth/context';
 import { bearerToken } from '../auth/token';
@@ -61,6 +63,7 @@ export async function startHub(opts: HubOptions): Promise<Hub> {
       requestId: randomUUID(),
       db,
       settings,
+      access: accessPolicy,
       memo: new Map(),
     });
 
@@ -82,6 +85,12 @@ export async function startHub(opts: HubOptions): Promise<Hub> {
         // The default landing page loads from a CDN, unreachable on a government network.
         ApolloServerPluginLandingPageDisabled(),
         errorsPlugin(logger),
+        {
+          // Reads of personal records are audited once per request, after the response is built.
+          async requestDidStart() {
+            return { willSendResponse: ({ contextValue }) => flushReads(contextValue) };
+          },
+        },
         ws.apolloPlugin,
       ],
     });

@@ -1,6 +1,8 @@
 import { Arg, Ctx, ID, Query, Resolver } from 'type-graphql';
 import { agencyLoaders } from '../agencies/agency.loaders';
 import { requireAuthenticated } from '../auth/actor';
+import { loadVisibleCase } from '../cases/case.resolver';
+import { loadVisiblePerson } from '../persons/person.loaders';
 import type { RequestContext } from '../auth/context';
 import { Node } from '../shared/node';
 import { parseGlobalId } from '../shared/relay';
@@ -26,6 +28,10 @@ export class NodeResolver {
         if (!account || (actor.kind === 'account' && actor.agencyId !== account.agencyId)) return null;
         return account;
       }
+      case 'Person':
+        return loadVisiblePerson(ctx, parsed.uuid);
+      case 'RescueCase':
+        return loadVisibleCase(ctx, parsed.uuid);
       default:
         return null;
     }

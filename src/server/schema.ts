@@ -4,10 +4,22 @@ import { lexicographicSortSchema, printSchema, type GraphQLSchema } from 'graphq
 import { buildSchema, type NonEmptyArray } from 'type-graphql';
 import { DateTimeScalar } from '../shared/scalars';
 import { AccountResolver, AgencyResolver } from '../agencies/agency.resolver';
+import { CaseResolver, PersonCasesResolver } from '../cases/case.resolver';
+import { CustodyRecordResolver, PersonCustodyResolver } from '../custody/custody.resolver';
+import { PersonResolver } from '../persons/person.resolver';
 import { NodeResolver } from './node.resolver';
 
 // eslint-disable-next-line @typescript-eslint/no-unsafe-function-type
-export const RESOLVERS: NonEmptyArray<Function> = [AgencyResolver, AccountResolver, NodeResolver];
+export const RESOLVERS: NonEmptyArray<Function> = [
+  AgencyResolver,
+  AccountResolver,
+  NodeResolver,
+  PersonResolver,
+  PersonCustodyResolver,
+  CustodyRecordResolver,
+  CaseResolver,
+  PersonCasesResolver,
+];
 
 export const SCHEMA_FILE = path.join(__dirname, '..', '..', 'schema', 'schema.graphql');
 

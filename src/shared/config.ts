@@ -25,6 +25,16 @@ export interface Config {
   allowedOrigins: string[];
   shutdownTimeoutMs: number;
   maxBodyBytes: number;
+  /** Query limits (src/server/limits.ts): nesting depth, aliases, lexer tokens, estimated cost per operation. */
+  maxDepth: number;
+  maxAliases: number;
+  maxTokens: number;
+  maxCost: number;
+  /** Token bucket per caller (src/server/rate-limit.ts): refill per minute and bucket size. */
+  rateLimitPerMinute: number;
+  rateLimitBurst: number;
+  /** How often each process re-checks the accounts behind its open WebSockets for revocation. */
+  wsAccountRecheckMs: number;
 }
 
 export type ReferralKindName =
@@ -117,6 +127,7 @@ export function loadConfig(env: Env = process.env): Config {
     responseTimes[kind] = parseDuration(name, env[name] || DEFAULT_RESPONSE_TIMES[kind]);
   }
   const host = env.HOST || '127.0.0.1';
+  const rateLimitPerMinute = int(env, 'HUB_RATE_LIMIT_PER_MINUTE', 600, 1, 10_000_000);
   return {
     port: int(env, 'PORT', 4000, 0, 65535),
     host,
@@ -136,5 +147,13 @@ export function loadConfig(env: Env = process.env): Config {
       .filter(Boolean),
     shutdownTimeoutMs: int(env, 'HUB_SHUTDOWN_TIMEOUT_MS', 10_000, 0, 600_000),
     maxBodyBytes: int(env, 'HUB_MAX_BODY_BYTES', 1_000_000, 1_000, 50_000_000),
+    maxDepth: int(env, 'HUB_MAX_DEPTH', 12, 2, 100),
+    maxAliases: int(env, 'HUB_MAX_ALIASES', 30, 0, 1_000),
+    maxTokens: int(env, 'HUB_MAX_TOKENS', 5_000, 100, 1_000_000),
+    maxCost: int(env, 'HUB_MAX_COST', 50_000, 10, 100_000_000),
+    rateLimitPerMinute,
+    // Default: up to 100 requests at once (never more than a minute's worth), then the steady rate.
+    rateLimitBurst: int(env, 'HUB_RATE_LIMIT_BURST', Math.min(100, rateLimitPerMinute), 1, 10_000_000),
+    wsAccountRecheckMs: env.HUB_WS_ACCOUNT_RECHECK ? parseDuration('HUB_WS_ACCOUNT_RECHECK', env.HUB_WS_ACCOUNT_RECHECK) : 5_000,
   };
 }

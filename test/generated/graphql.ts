@@ -29,7 +29,7 @@ export type CreateAgencyInput = {
 export type IssueAccessTokenInput = {
   agencyId: string | number;
   displayName: string;
-  role?: AccountRole;
+  role?: AccountRole | null | undefined;
 };
 
 export type CreateAgencyMutationVariables = Exact<{
@@ -67,6 +67,8 @@ export type NodeQueryVariables = Exact<{
 export type NodeQuery = { node:
     | { __typename: 'Account', displayName: string, id: string }
     | { __typename: 'Agency', name: string, id: string }
+    | { __typename: 'Person', id: string }
+    | { __typename: 'RescueCase', id: string }
    | null };
 
 

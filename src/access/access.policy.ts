@@ -1,0 +1,68 @@
+import DataLoader from 'dataloader';
+import { AgencyKind } from '../auth/actor';
+import { perRequest, type AccessPolicy, type RequestContext } from '../auth/context';
+
+/**
+ * Need to know (DOMAIN.md §6), in one place. An agency is party to a person
+ * while it is or was: the station of one of their cases, the police station
+ * that brought them, a holder in the custody ledger, or the requester,
+ * sender, receiver or escort of one of their referrals. Every read path
+ * (person, node, nested fields, connections, findPersons, subscriptions)
+ * asks here, batched per request.
+ */
+export const PARTY_SQL = (person: string, agency: string) => `(
+  EXISTS (SELECT 1 FROM rescue_case c WHERE c.person_id = ${person} AND (c.station_id = ${agency} OR c.brought_by_id = ${agency}))
+  OR EXISTS (SELECT 1 FROM referral r WHERE r.person_id = ${person}
+             AND ${agency} IN (r.requested_by_id, r.from_agency_id, r.to_agency_id, r.escort_agency_id))
+  OR EXISTS (SELECT 1 FROM custody_record k WHERE k.person_id = ${person} AND k.holder_id = ${agency}))`;
+
+interface PersonRights {
+  visible: boolean;
+  revealIdNumber: boolean;
+  diagnoses: boolean;
+}
+
+const rights = perRequest(Symbol('access'), (ctx: RequestContext) => {
+  const actor = ctx.actor;
+  return new DataLoader<string, PersonRights>(async (ids) => {
+    if (actor.kind !== 'account') {
+      const admin = actor.kind === 'admin';
+      // The administrator administers; it sees records (for audits) but no ID numbers or diagnoses.
+      return ids.map(() => ({ visible: admin, revealIdNumber: false, diagnoses: false }));
+    }
+    const rows: { id: string; visible: boolean; holds_case: boolean; origin_return: boolean; hospital: boolean }[] = await ctx.db.query(
+      `SELECT p.id,
+              ${PARTY_SQL('p.id', '$2')} AS visible,
+              EXISTS (SELECT 1 FROM rescue_case c WHERE c.person_id = p.id AND c.station_id = $2) AS holds_case,
+              EXISTS (SELECT 1 FROM referral r WHERE r.person_id = p.id AND r.kind = 'RETURN_TO_ORIGIN' AND r.to_agency_id = $2) AS origin_return,
+              EXISTS (SELECT 1 FROM referral r WHERE r.person_id = p.id AND r.kind = 'PSYCHIATRIC_EVALUATION' AND r.to_agency_id = $2) AS hospital
+         FROM unnest($1::uuid[]) AS p(id)`,
+      [ids, actor.agencyId],
+    );
+    const byId = new Map(rows.map((r) => [r.id, r]));
+    return ids.map((id) => {
+      const r = byId.get(id);
+      if (!r?.visible) return { visible: false, revealIdNumber: false, diagnoses: false };
+      const kind = actor.agencyKind;
+      return {
+        visible: true,
+        revealIdNumber: kind === AgencyKind.POLICE_STATION || r.holds_case || r.origin_return,
+        // 精神卫生法 第四条: a patient's records stay with those treating and caring for them.
+        diagnoses: (kind === AgencyKind.RESCUE_STATION && r.holds_case) || (kind === AgencyKind.PSYCHIATRIC_HOSPITAL && r.hospital),
+      };
+    });
+  });
+});
+
+export const accessPolicy: AccessPolicy = {
+  async visiblePersons(ctx, personIds) {
+    const all = await rights(ctx).loadMany(personIds);
+    return new Set(personIds.filter((_, i) => (all[i] as PersonRights).visible));
+  },
+  async mayRevealIdNumber(ctx, personId) {
+    return (await rights(ctx).load(personId)).revealIdNumber;
+  },
+  async maySeeDiagnoses(ctx, personId) {
+    return (await rights(ctx).load(personId)).diagnoses;
+  },
+};

@@ -1,0 +1,178 @@
+import type { ApolloServerPlugin } from '@apollo/server';
+import { maxAliasesRule } from '@escape.tech/graphql-armor-max-aliases';
+import { maxDepthRule } from '@escape.tech/graphql-armor-max-depth';
+import { MaxTokensParserWLexer } from '@escape.tech/graphql-armor-max-tokens';
+import type { ErrorRequestHandler, RequestHandler } from 'express';
+import {
+  GraphQLError,
+  getNamedType,
+  getNullableType,
+  isListType,
+  validate,
+  type DocumentNode,
+  type GraphQLSchema,
+  type ValidationRule,
+} from 'graphql';
+import { fieldExtensionsEstimator, getComplexity, simpleEstimator, type ComplexityEstimator } from 'graphql-query-complexity';
+import type { RequestContext } from '../auth/context';
+import type { Config } from '../shared/config';
+import { ErrorCode } from '../shared/errors';
+
+/**
+ * What one operation may ask of the hub, over HTTP and graphql-ws alike.
+ * A refused operation gets QUERY_TOO_COMPLEX with `measure` (tokens, depth,
+ * aliases, cost, nodes), `limit`, and for cost the estimate in `cost`.
+ *
+ * Depth, aliases and tokens are graphql-armor's rules; the cost estimate is
+ * graphql-query-complexity's, because it sees variables and can multiply a
+ * connection's children by its page size (`first: 100` of something costs a
+ * hundred of it), which armor's cost rule cannot.
+ */
+export interface QueryLimits {
+  maxDepth: number;
+  maxAliases: number;
+  maxTokens: number;
+  maxCost: number;
+}
+
+export function queryLimits(config: Config): QueryLimits {
+  return { maxDepth: config.maxDepth, maxAliases: config.maxAliases, maxTokens: config.maxTokens, maxCost: config.maxCost };
+}
+
+export type LimitMeasure = 'tokens' | 'depth' | 'aliases' | 'cost' | 'nodes' | 'bytes';
+
+export function queryTooComplex(measure: LimitMeasure, limit: number, details: Record<string, number> = {}): GraphQLError {
+  return new GraphQLError(`The operation exceeds the hub's ${measure} limit of ${limit}; ask for less per operation.`, {
+    extensions: { code: ErrorCode.QUERY_TOO_COMPLEX, measure, limit, ...details },
+  });
+}
+
+/** Page size assumed for a connection asked for without `first`/`last` (the contract's default). */
+const DEFAULT_PAGE_SIZE = 20;
+/** Rows assumed behind a list that has no paging arguments (a person's cases, custody history, ...). */
+const UNPAGED_LIST_SIZE = 10;
+/** graphql-query-complexity's guard against fragment fan-out: fields visited while estimating. */
+const MAX_QUERY_NODES = 10_000;
+
+/**
+ * Every field costs 1 plus its children; the children of a paged field count
+ * once per requested row. `edges`/`nodes` of a connection are not multiplied
+ * again. Introspection is free: it is bounded by the schema, not the data.
+ * A resolver may set its own `complexity` (type-graphql's field option).
+ */
+const pagedEstimator: ComplexityEstimator = ({ type, field, args, childComplexity }) => {
+  if (field.name.startsWith('__')) return 0;
+  if (field.args.some((a) => a.name === 'first' || a.name === 'last')) {
+    const asked = Number(args.first ?? args.last ?? DEFAULT_PAGE_SIZE);
+    const rows = Number.isFinite(asked) ? Math.min(Math.max(asked, 1), 100) : DEFAULT_PAGE_SIZE;
+    return 1 + childComplexity * rows;
+  }
+  if (isListType(getNullableType(field.type))) {
+    const alreadyPaged = getNamedType(type).name.endsWith('Connection');
+    return 1 + childComplexity * (alreadyPaged ? 1 : UNPAGED_LIST_SIZE);
+  }
+  return undefined;
+};
+
+const ESTIMATORS = [fieldExtensionsEstimator(), pagedEstimator, simpleEstimator({ defaultComplexity: 1 })];
+
+/**
+ * Before parsing: counts lexer tokens and stops at the first one past the
+ * limit, so a huge document never reaches the parser or the validator.
+ * Syntax errors are left to the caller's parser to report.
+ */
+export function checkTokens(source: string, limits: QueryLimits): GraphQLError | undefined {
+  let exceeded = false;
+  try {
+    new MaxTokensParserWLexer(source, { n: limits.maxTokens, onReject: [() => (exceeded = true)] }).parseDocument();
+  } catch {
+    // exceeded, or a syntax error that the real parse reports in its usual form
+  }
+  return exceeded ? queryTooComplex('tokens', limits.maxTokens) : undefined;
+}
+
+/**
+ * After the document has passed the specified validation rules: depth,
+ * aliases, then the cost estimate with the request's variables.
+ */
+export function checkOperation(
+  schema: GraphQLSchema,
+  document: DocumentNode,
+  limits: QueryLimits,
+  variables?: Record<string, unknown>,
+  operationName?: string,
+): GraphQLError | undefined {
+  let refused: GraphQLError | undefined;
+  const refuse = (measure: LimitMeasure, limit: number) => () => (refused ??= queryTooComplex(measure, limit));
+  const rules: ValidationRule[] = [
+    maxDepthRule({ n: limits.maxDepth, propagateOnRejection: false, onReject: [refuse('depth', limits.maxDepth)] }),
+    maxAliasesRule({ n: limits.maxAliases, propagateOnRejection: false, onReject: [refuse('aliases', limits.maxAliases)] }),
+  ];
+  validate(schema, document, rules);
+  if (refused) return refused;
+
+  let cost: number;
+  try {
+    cost = getComplexity({ schema, query: document, variables, operationName, estimators: ESTIMATORS, maxQueryNodes: MAX_QUERY_NODES });
+  } catch (err) {
+    // Bad variables are reported by execution as usual; only the fan-out guard
+    // (thrown with this message by graphql-query-complexity 1.x) is ours.
+    if (err instanceof GraphQLError && /maximum allowed number of nodes/.test(err.message)) {
+      return queryTooComplex('nodes', MAX_QUERY_NODES);
+    }
+    return undefined;
+  }
+  return cost > limits.maxCost ? queryTooComplex('cost', limits.maxCost, { cost }) : undefined;
+}
+
+function withHttpStatus(err: GraphQLError, status: number): GraphQLError {
+  return new GraphQLError(err.message, { extensions: { ...err.extensions, http: { status } } });
+}
+
+/** Apollo: depth, aliases and cost once the operation is known (documents are cached, variables are not). */
+export function queryLimitsPlugin(limits: QueryLimits): ApolloServerPlugin<RequestContext> {
+  return {
+    async requestDidStart() {
+      return {
+        async didResolveOperation({ schema, document, operation, request }) {
+          if (!operation) return; // Apollo answers OPERATION_RESOLUTION_FAILURE itself
+          const refused = checkOperation(schema, document, limits, request.variables, operation.name?.value);
+          if (refused) throw withHttpStatus(refused, 400);
+        },
+      };
+    },
+  };
+}
+
+/** A GraphQL-shaped JSON error for answers given before Apollo sees the request. */
+export function sendError(res: Parameters<RequestHandler>[1], status: number, err: GraphQLError): void {
+  res.status(status).json({ errors: [{ message: err.message, extensions: err.extensions }] });
+}
+
+/** Express, after the body is parsed: refuses documents past the token limit before Apollo parses them. */
+export function tokenLimitMiddleware(limits: QueryLimits): RequestHandler {
+  return (req, res, next) => {
+    const body: unknown = req.body;
+    const query = body && typeof body === 'object' && 'query' in body ? body.query : req.query?.query;
+    const refused = typeof query === 'string' ? checkTokens(query, limits) : undefined;
+    if (refused) sendError(res, 400, refused);
+    else next();
+  };
+}
+
+/**
+ * express.json's failures as GraphQL errors: an oversized body is 413 with
+ * QUERY_TOO_COMPLEX (measure `bytes`), unreadable JSON is 400 BAD_REQUEST.
+ * Express would otherwise answer with an HTML page.
+ */
+export function bodyErrorHandler(maxBodyBytes: number): ErrorRequestHandler {
+  return (err: { type?: string; status?: number }, _req, res, next) => {
+    if (res.headersSent) return next(err);
+    if (err?.type === 'entity.too.large') return sendError(res, 413, queryTooComplex('bytes', maxBodyBytes));
+    if (typeof err?.status === 'number' && err.status >= 400 && err.status < 500) {
+      const message = err.type === 'entity.parse.failed' ? 'The request body is not valid JSON.' : 'The request body could not be read.';
+      return sendError(res, err.status, new GraphQLError(message, { extensions: { code: 'BAD_REQUEST' } }));
+    }
+    next(err);
+  };
+}
