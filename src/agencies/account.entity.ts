@@ -45,6 +45,7 @@ export class Account implements Node {
   @CreateDateColumn({ name: 'created_at', type: 'timestamptz' })
   createdAt!: Date;
 
+  @Field(() => Date, { nullable: true, description: 'When the administrator revoked the token; it no longer authenticates.' })
   @Column({ name: 'revoked_at', type: 'timestamptz', nullable: true })
   revokedAt!: Date | null;
 }

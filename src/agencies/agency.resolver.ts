@@ -1,11 +1,11 @@
-import { Arg, Ctx, Field, FieldResolver, Mutation, ObjectType, Query, Resolver, Root } from 'type-graphql';
+import { Arg, Ctx, Field, FieldResolver, ID, Mutation, ObjectType, Query, Resolver, Root } from 'type-graphql';
 import { AgencyKind, requireAuthenticated } from '../auth/actor';
 import type { RequestContext } from '../auth/context';
 import { Account } from './account.entity';
 import { Agency } from './agency.entity';
 import { CreateAgencyInput, IssueAccessTokenInput } from './agency.input';
 import { agencyLoaders } from './agency.loaders';
-import { createAgency, issueAccessToken, listAgencies } from './agency.service';
+import { createAgency, issueAccessToken, listAgencies, revokeAccessToken } from './agency.service';
 
 @ObjectType({ description: 'Who is calling.' })
 export class Viewer {
@@ -55,6 +55,13 @@ export class AgencyResolver {
     @Arg('input', () => IssueAccessTokenInput) input: IssueAccessTokenInput,
   ): Promise<IssuedToken> {
     return issueAccessToken(ctx, input);
+  }
+
+  @Mutation(() => Account, {
+    description: 'administrator: the token stops working at once, over HTTP and on open WebSockets (closed with 4403).',
+  })
+  revokeAccessToken(@Ctx() ctx: RequestContext, @Arg('accountId', () => ID) accountId: string): Promise<Account> {
+    return revokeAccessToken(ctx, accountId);
   }
 }
 

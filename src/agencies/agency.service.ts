@@ -51,7 +51,11 @@ export async function issueAccessToken(ctx: RequestContext, input: IssueAccessTo
     const token = generateToken();
     const account = await tx
       .getRepository(Account)
-      .save(tx.getRepository(Account).create({ agencyId, displayName, role: input.role ?? AccountRole.STAFF, tokenHash: hashToken(token), revokedAt: null }));
+      .save(
+        tx
+          .getRepository(Account)
+          .create({ agencyId, displayName, role: input.role ?? AccountRole.STAFF, tokenHash: hashToken(token), revokedAt: null }),
+      );
     await appendAudit(tx, ctx, [{ action: 'account.issueToken', subjectType: 'Account', subjectId: account.id }]);
     return { token, account };
   });
@@ -70,6 +74,31 @@ export async function listAgencies(db: DataSource, kind: AgencyKind | undefined,
     qb.andWhere('a.region_code LIKE :prefix', { prefix: `${prefix}%` });
   }
   return qb.getMany();
+}
+
+/**
+ * Revokes an account's token. HTTP refuses it from the commit on
+ * (authenticate skips revoked accounts); the account's open WebSockets in
+ * this process close at once, those in other processes at their next
+ * re-check (HUB_WS_ACCOUNT_RECHECK). Revoking twice keeps the first time.
+ */
+export async function revokeAccessToken(ctx: RequestContext, accountId: string): Promise<Account> {
+  requireAdmin(ctx.actor);
+  const uuid = uuidOf('Account', accountId, 'accountId');
+  const account = await inTransaction(ctx.db, async (tx) => {
+    const revoked = await tx
+      .createQueryBuilder()
+      .update(Account)
+      .set({ revokedAt: () => 'now()' })
+      .where('id = :uuid AND revoked_at IS NULL', { uuid })
+      .execute();
+    const account = await tx.getRepository(Account).findOneBy({ id: uuid });
+    if (!account) throw notFound('Account');
+    if (revoked.affected) await appendAudit(tx, ctx, [{ action: 'account.revokeToken', subjectType: 'Account', subjectId: uuid }]);
+    return account;
+  });
+  ctx.settings.closeConnectionsOf?.(uuid);
+  return account;
 }
 
 export async function getAccount(db: DataSource, uuid: string): Promise<Account> {

@@ -37,7 +37,11 @@ const READS = Symbol('audit.reads');
  * number); flushed once at the end of the request by `flushReads`, so a page
  * of 50 persons costs one INSERT, not fifty.
  */
-export function noteRead(ctx: RequestContext, action: 'person.read' | 'person.idNumber.reveal' | 'person.diagnoses.read', personId: string): void {
+export function noteRead(
+  ctx: RequestContext,
+  action: 'person.read' | 'person.idNumber.reveal' | 'person.diagnoses.read',
+  personId: string,
+): void {
   let reads = ctx.memo.get(READS) as Set<string> | undefined;
   if (!reads) ctx.memo.set(READS, (reads = new Set()));
   reads.add(`${action}|${personId}`);

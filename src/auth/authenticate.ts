@@ -30,3 +30,10 @@ export async function authenticate(db: DataSource, adminToken: string | undefine
     agencyRegionCode: row.region_code,
   };
 }
+
+/** Of the given accounts, those whose token still authenticates (not revoked): one query for any number. */
+export async function activeAccountIds(db: DataSource, accountIds: string[]): Promise<Set<string>> {
+  if (accountIds.length === 0) return new Set();
+  const rows: { id: string }[] = await db.query(`SELECT id FROM account WHERE id = ANY($1::uuid[]) AND revoked_at IS NULL`, [accountIds]);
+  return new Set(rows.map((r) => r.id));
+}

@@ -7,6 +7,8 @@ export interface HubSettings {
   config: Config;
   /** 32-byte key: ID-number encryption and the keyed lookup hash. */
   idNumberKey: Buffer;
+  /** Ends an account's open WebSockets in this process once its token is revoked; plugged in by the server. */
+  closeConnectionsOf?: (accountId: string) => void;
 }
 
 /**

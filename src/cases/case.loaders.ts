@@ -14,7 +14,9 @@ function groupBy<T>(keys: readonly string[], rows: T[], key: (r: T) => string): 
 }
 
 export const caseLoaders = perRequest(Symbol('cases'), (ctx: RequestContext) => ({
-  case: new DataLoader<string, RescueCase | null>(async (ids) => byId(ids, await ctx.db.getRepository(RescueCase).findBy({ id: In([...ids]) }))),
+  case: new DataLoader<string, RescueCase | null>(async (ids) =>
+    byId(ids, await ctx.db.getRepository(RescueCase).findBy({ id: In([...ids]) })),
+  ),
   /** Newest first. */
   casesByPerson: new DataLoader<string, RescueCase[]>(async (personIds) =>
     groupBy(

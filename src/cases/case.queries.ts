@@ -34,7 +34,12 @@ export class RescueCaseConnection {
  * while cases are opened. A station sees its own cases; other agencies the
  * cases of persons they are party to; the administrator all.
  */
-export async function listCases(ctx: RequestContext, filter: CaseFilter | null | undefined, first: number | null | undefined, after: string | null | undefined): Promise<RescueCaseConnection> {
+export async function listCases(
+  ctx: RequestContext,
+  filter: CaseFilter | null | undefined,
+  first: number | null | undefined,
+  after: string | null | undefined,
+): Promise<RescueCaseConnection> {
   const actor = requireAuthenticated(ctx.actor);
   const limit = pageSize(first);
   const where: string[] = [];
@@ -56,7 +61,10 @@ export async function listCases(ctx: RequestContext, filter: CaseFilter | null |
     page += ` AND (c.opened_at, c.id) < (${p(at)}::timestamptz, ${p(id)}::uuid)`;
   }
   const [ids, [{ n }]] = await Promise.all([
-    ctx.db.query(`SELECT c.id, c.opened_at::text AS at FROM rescue_case c WHERE ${page} ORDER BY c.opened_at DESC, c.id DESC LIMIT ${limit + 1}`, params) as Promise<{ id: string; at: string }[]>,
+    ctx.db.query(
+      `SELECT c.id, c.opened_at::text AS at FROM rescue_case c WHERE ${page} ORDER BY c.opened_at DESC, c.id DESC LIMIT ${limit + 1}`,
+      params,
+    ) as Promise<{ id: string; at: string }[]>,
     ctx.db.query(`SELECT count(*)::int AS n FROM rescue_case c WHERE ${base}`, countParams) as Promise<{ n: number }[]>,
   ]);
   // The cursor keeps the database's own microsecond timestamp: a JS Date would round it and skip rows.

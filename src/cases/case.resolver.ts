@@ -48,7 +48,10 @@ export class CaseResolver {
   }
 
   @Mutation(() => RescueCase, { description: 'station supervisor' })
-  extendRescuePeriod(@Ctx() ctx: RequestContext, @Arg('input', () => ExtendRescuePeriodInput) input: ExtendRescuePeriodInput): Promise<RescueCase> {
+  extendRescuePeriod(
+    @Ctx() ctx: RequestContext,
+    @Arg('input', () => ExtendRescuePeriodInput) input: ExtendRescuePeriodInput,
+  ): Promise<RescueCase> {
     return extendRescuePeriod(ctx, input);
   }
 

@@ -97,7 +97,12 @@ export async function openCase(ctx: RequestContext, input: OpenCaseInput): Promi
 async function lockOwnCase(tx: EntityManager, ctx: RequestContext, caseGlobalId: string): Promise<RescueCase> {
   const actor = requireAgency(ctx.actor);
   const id = uuidOf('RescueCase', caseGlobalId, 'input.caseId');
-  const rescueCase = await tx.getRepository(RescueCase).createQueryBuilder('c').setLock('pessimistic_write').where('c.id = :id', { id }).getOne();
+  const rescueCase = await tx
+    .getRepository(RescueCase)
+    .createQueryBuilder('c')
+    .setLock('pessimistic_write')
+    .where('c.id = :id', { id })
+    .getOne();
   if (!rescueCase || !(await ctx.access.visiblePersons(ctx, [rescueCase.personId])).has(rescueCase.personId)) {
     throw notFound('RescueCase');
   }
@@ -106,7 +111,12 @@ async function lockOwnCase(tx: EntityManager, ctx: RequestContext, caseGlobalId:
 }
 
 /** Closes a case as a received referral's effect (RETURNED_ESCORTED, PLACED_IN_WELFARE_HOME). */
-export async function closeCaseInTx(tx: EntityManager, rescueCase: RescueCase, outcome: CaseOutcome, closing: Record<string, string | null> | null = null): Promise<RescueCase> {
+export async function closeCaseInTx(
+  tx: EntityManager,
+  rescueCase: RescueCase,
+  outcome: CaseOutcome,
+  closing: Record<string, string | null> | null = null,
+): Promise<RescueCase> {
   rescueCase.status = CaseStatus.CLOSED;
   rescueCase.outcome = outcome;
   rescueCase.closedAt = new Date();
@@ -141,13 +151,17 @@ export async function closeCase(ctx: RequestContext, input: CloseCaseInput): Pro
     if (rescueCase.status !== CaseStatus.OPEN) throw invalidTransition(rescueCase.status, 'The case is already closed.');
     const person = (await lockPerson(tx, rescueCase.personId))!;
     if (ALONE_OUTCOMES.includes(input.outcome) && mayNotLeaveAlone(person, now)) {
-      throw badInput('input.outcome', 'Persons under 16 or with a mental, intellectual or physical disability may not leave alone: they are collected or escorted (工作规程).');
+      throw badInput(
+        'input.outcome',
+        'Persons under 16 or with a mental, intellectual or physical disability may not leave alone: they are collected or escorted (工作规程).',
+      );
     }
     const openReferrals: { status: string }[] = await tx.query(
       `SELECT status FROM referral WHERE person_id = $1 AND status IN ('REQUESTED', 'ACCEPTED', 'IN_TRANSIT')`,
       [person.id],
     );
-    if (openReferrals[0]) throw invalidTransition('OPEN', `The person has an open referral (${openReferrals[0].status}); cancel or finish it first.`);
+    if (openReferrals[0])
+      throw invalidTransition('OPEN', `The person has an open referral (${openReferrals[0].status}); cancel or finish it first.`);
     if (input.outcome !== CaseOutcome.DECEASED) {
       const custody = await currentCustody(tx, person.id);
       if (custody && custody.holderId !== rescueCase.stationId) {

@@ -11,7 +11,9 @@ import { CustodyRecord } from './custody-record.entity';
 /** One query for the custody history of every person on the page. */
 export const custodyLoaders = perRequest(Symbol('custody'), (ctx: RequestContext) => ({
   historyByPerson: new DataLoader<string, CustodyRecord[]>(async (personIds) => {
-    const rows = await ctx.db.getRepository(CustodyRecord).find({ where: { personId: In([...personIds]) }, order: { fromAt: 'ASC', id: 'ASC' } });
+    const rows = await ctx.db
+      .getRepository(CustodyRecord)
+      .find({ where: { personId: In([...personIds]) }, order: { fromAt: 'ASC', id: 'ASC' } });
     return personIds.map((id) => rows.filter((r) => r.personId === id));
   }),
   openByPerson: new DataLoader<string, CustodyRecord | null>(async (personIds) => {
@@ -27,7 +29,10 @@ export const custodyLoaders = perRequest(Symbol('custody'), (ctx: RequestContext
 
 @Resolver(() => Person)
 export class PersonCustodyResolver {
-  @FieldResolver(() => Agency, { nullable: true, description: 'The agency that holds the person now; null once released (returned home, left).' })
+  @FieldResolver(() => Agency, {
+    nullable: true,
+    description: 'The agency that holds the person now; null once released (returned home, left).',
+  })
   async custodian(@Root() person: Person, @Ctx() ctx: RequestContext): Promise<Agency | null> {
     if (isRedacted(person)) return null;
     const open = await custodyLoaders(ctx).openByPerson.load(person.id);

@@ -18,17 +18,26 @@ export async function currentCustody(tx: EntityManager, personId: string): Promi
 }
 
 /** Closes the open span (if any) and opens one for `holderId`; a no-op when the holder already has the person. */
-export async function moveCustody(tx: EntityManager, personId: string, holderId: string, cause: CustodyCause, at = new Date()): Promise<void> {
+export async function moveCustody(
+  tx: EntityManager,
+  personId: string,
+  holderId: string,
+  cause: CustodyCause,
+  at = new Date(),
+): Promise<void> {
   const open: { id: string; holder_id: string }[] = await tx.query(
     `SELECT id, holder_id FROM custody_record WHERE person_id = $1 AND to_at IS NULL FOR UPDATE`,
     [personId],
   );
   if (open[0]?.holder_id === holderId) return;
   if (open[0]) await tx.query(`UPDATE custody_record SET to_at = $2 WHERE id = $1`, [open[0].id, at]);
-  await tx.query(
-    `INSERT INTO custody_record (person_id, holder_id, from_at, referral_id, case_id) VALUES ($1, $2, $3, $4, $5)`,
-    [personId, holderId, at, cause.referralId ?? null, cause.caseId ?? null],
-  );
+  await tx.query(`INSERT INTO custody_record (person_id, holder_id, from_at, referral_id, case_id) VALUES ($1, $2, $3, $4, $5)`, [
+    personId,
+    holderId,
+    at,
+    cause.referralId ?? null,
+    cause.caseId ?? null,
+  ]);
 }
 
 /** Only when nobody holds the person yet (e.g. a walk-in at the station); returns whether it took custody. */

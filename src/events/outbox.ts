@@ -41,3 +41,13 @@ export async function appendReferralEvents(tx: EntityManager, events: NewReferra
   await tx.query('SELECT pg_notify($1, $2)', [EVENTS_CHANNEL, '']);
   return rows.map((r) => ({ seq: r.seq, occurredAt: r.occurred_at }));
 }
+
+/** Opaque to clients; strictly increasing with commit order. */
+export function eventCursor(seq: number): string {
+  return Buffer.from(`ev:${seq}`).toString('base64url');
+}
+
+export function parseEventCursor(cursor: string): number | null {
+  const m = /^ev:(\d{1,15})$/.exec(Buffer.from(cursor, 'base64url').toString('utf8'));
+  return m ? Number(m[1]) : null;
+}

@@ -38,7 +38,7 @@ export class PersonResolver {
 
   @FieldResolver(() => String, {
     nullable: true,
-    description: '18-character resident identity number. Masked (e.g. 430406********123X) unless the caller\'s agency may see it whole.',
+    description: "18-character resident identity number. Masked (e.g. 430406********123X) unless the caller's agency may see it whole.",
   })
   async idNumber(@Root() person: Person, @Ctx() ctx: RequestContext): Promise<string | null> {
     if (!person.idNumberCipher) return null;

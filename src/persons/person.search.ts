@@ -40,14 +40,21 @@ export async function findPersons(ctx: RequestContext, input: PersonSearchInput)
   const birthYear = checkBirthYear('input.birthYear', input.birthYear, now);
   const origin = checkOptionalRegion('input.originRegionCode', input.originRegionCode);
   optionalText('input.description', input.description, 2000);
-  const hash = input.idNumber != null ? idNumberHash(ctx.settings.idNumberKey, checkIdNumber('input.idNumber', input.idNumber, now).normalized) : null;
+  const hash =
+    input.idNumber != null ? idNumberHash(ctx.settings.idNumberKey, checkIdNumber('input.idNumber', input.idNumber, now).normalized) : null;
   const gender = input.gender && input.gender !== Gender.UNKNOWN ? input.gender : null;
   if (!name && !hash && birthYear === null && !origin) {
     throw badInput('input', 'Give at least a name, an ID number, a birth year or an origin region.');
   }
-  const rows: (Record<string, unknown> & { score: number; m_id: boolean; m_name: boolean; m_year: boolean; m_origin: boolean; m_gender: boolean })[] =
-    await ctx.db.query(
-      `WITH candidates AS (
+  const rows: (Record<string, unknown> & {
+    score: number;
+    m_id: boolean;
+    m_name: boolean;
+    m_year: boolean;
+    m_origin: boolean;
+    m_gender: boolean;
+  })[] = await ctx.db.query(
+    `WITH candidates AS (
          SELECT p.*, 
                 (p.id_number_hash = $2) IS TRUE AS m_id,
                 COALESCE(similarity(p.name, $1), 0) AS name_sim,
@@ -70,9 +77,12 @@ export async function findPersons(ctx: RequestContext, input: PersonSearchInput)
          FROM candidates c
         ORDER BY score DESC, c.id
         LIMIT $6`,
-      [name, hash, birthYear, origin, gender, limit],
-    );
-  const visible = await ctx.access.visiblePersons(ctx, rows.map((r) => r.id as string));
+    [name, hash, birthYear, origin, gender, limit],
+  );
+  const visible = await ctx.access.visiblePersons(
+    ctx,
+    rows.map((r) => r.id as string),
+  );
   return rows.map((r) => {
     const matchedOn = [
       ...(r.m_id ? ['idNumber'] : []),

@@ -12,15 +12,20 @@ import { GraphQLError, type GraphQLSchema } from 'graphql';
 import type { DataSource } from 'typeorm';
 import { accessPolicy } from '../access/access.policy';
 import { flushReads } from '../audit/audit.service';
+import type { Actor } from '../auth/actor';
 import { authenticate } from '../auth/authenticate';
 import type { HubSettings, RequestContext } from '../auth/context';
 import { bearerToken } from '../auth/token';
 import { createDataSource } from '../db/data-source';
+import { startExpirySweep } from '../referrals/referral.expiry';
 import type { Config } from '../shared/config';
 import type { Logger } from '../shared/logger';
 import { HubError } from '../shared/errors';
 import { ENTITIES } from './entities';
 import { errorsPlugin } from './errors.plugin';
+import { introspectionGuardPlugin } from './introspection';
+import { bodyErrorHandler, queryLimits, queryLimitsPlugin, tokenLimitMiddleware } from './limits';
+import { RateLimiter, rateLimitKey, rateLimitMiddleware } from './rate-limit';
 import { createSchema } from './schema';
 import { attachWebSocket, type WebSocketHandle } from './ws';
 
@@ -58,8 +63,9 @@ export async function startHub(opts: HubOptions): Promise<Hub> {
     const schema = await createSchema();
     const adminToken = opts.adminToken;
 
-    const makeContext = async (authorization: unknown): Promise<RequestContext> => ({
-      actor: await authenticate(db, adminToken, bearerToken(authorization)),
+    /** `actor`: the authentication the rate limiter already started for this request, if any. */
+    const makeContext = async (authorization: unknown, actor?: Promise<Actor>): Promise<RequestContext> => ({
+      actor: await (actor ?? authenticate(db, adminToken, bearerToken(authorization))),
       requestId: randomUUID(),
       db,
       settings,
@@ -70,7 +76,10 @@ export async function startHub(opts: HubOptions): Promise<Hub> {
     const app = express();
     app.disable('x-powered-by');
     const httpServer = http.createServer(app);
-    const ws: WebSocketHandle = attachWebSocket({ httpServer, schema, config, logger, makeContext });
+    const limits = queryLimits(config);
+    const limiter = new RateLimiter(config.rateLimitPerMinute, config.rateLimitBurst);
+    const ws: WebSocketHandle = attachWebSocket({ httpServer, schema, config, logger, db, limits, limiter, makeContext });
+    settings.closeConnectionsOf = ws.closeAccount;
 
     const apollo = new ApolloServer<RequestContext>({
       schema,
@@ -85,6 +94,8 @@ export async function startHub(opts: HubOptions): Promise<Hub> {
         // The default landing page loads from a CDN, unreachable on a government network.
         ApolloServerPluginLandingPageDisabled(),
         errorsPlugin(logger),
+        introspectionGuardPlugin(),
+        queryLimitsPlugin(limits),
         {
           // Reads of personal records are audited once per request, after the response is built.
           async requestDidStart() {
@@ -106,11 +117,17 @@ export async function startHub(opts: HubOptions): Promise<Hub> {
     });
     app.use(
       '/graphql',
+      rateLimitMiddleware(limiter, async (req, res) => {
+        const actor = authenticate(db, adminToken, bearerToken(req.headers.authorization));
+        res.locals.actor = actor; // one authentication per request: the context awaits the same promise
+        return rateLimitKey(await actor.catch(() => undefined), req.ip);
+      }),
       express.json({ limit: config.maxBodyBytes }),
+      tokenLimitMiddleware(limits),
       expressMiddleware(apollo, {
         context: async ({ req, res }) => {
           try {
-            const ctx = await makeContext(req.headers.authorization);
+            const ctx = await makeContext(req.headers.authorization, res.locals.actor as Promise<Actor> | undefined);
             res.setHeader('x-request-id', ctx.requestId);
             return ctx;
           } catch (err) {
@@ -125,6 +142,7 @@ export async function startHub(opts: HubOptions): Promise<Hub> {
           }
         },
       }),
+      bodyErrorHandler(config.maxBodyBytes),
     );
 
     await new Promise<void>((resolve, reject) => {
@@ -141,6 +159,7 @@ export async function startHub(opts: HubOptions): Promise<Hub> {
     });
     const port = (httpServer.address() as AddressInfo).port;
 
+    const stopSweep = startExpirySweep(db, config.expirySweepMs, logger);
     let stopping: Promise<void> | undefined;
     return {
       url: `http://${config.host === '0.0.0.0' ? 'localhost' : config.host}:${port}/graphql`,
@@ -149,6 +168,7 @@ export async function startHub(opts: HubOptions): Promise<Hub> {
       schema,
       stop: () =>
         (stopping ??= (async () => {
+          stopSweep();
           await ws.close();
           await apollo.stop(); // stops accepting, lets in-flight requests finish (drain plugin)
           await db.destroy();

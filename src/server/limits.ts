@@ -111,18 +111,29 @@ export function checkOperation(
   validate(schema, document, rules);
   if (refused) return refused;
 
-  let cost: number;
+  const cost = estimateCost(schema, document, variables, operationName);
+  if (cost === 'too many nodes') return queryTooComplex('nodes', MAX_QUERY_NODES);
+  return cost !== undefined && cost > limits.maxCost ? queryTooComplex('cost', limits.maxCost, { cost }) : undefined;
+}
+
+/**
+ * The operation's estimated cost; undefined when its variables do not fit
+ * (execution reports that as usual); 'too many nodes' when fragments fan out
+ * past graphql-query-complexity's guard.
+ */
+export function estimateCost(
+  schema: GraphQLSchema,
+  document: DocumentNode,
+  variables?: Record<string, unknown>,
+  operationName?: string,
+): number | 'too many nodes' | undefined {
   try {
-    cost = getComplexity({ schema, query: document, variables, operationName, estimators: ESTIMATORS, maxQueryNodes: MAX_QUERY_NODES });
+    return getComplexity({ schema, query: document, variables, operationName, estimators: ESTIMATORS, maxQueryNodes: MAX_QUERY_NODES });
   } catch (err) {
-    // Bad variables are reported by execution as usual; only the fan-out guard
-    // (thrown with this message by graphql-query-complexity 1.x) is ours.
-    if (err instanceof GraphQLError && /maximum allowed number of nodes/.test(err.message)) {
-      return queryTooComplex('nodes', MAX_QUERY_NODES);
-    }
+    // Thrown with this message by graphql-query-complexity 1.x; anything else is a variables error.
+    if (err instanceof GraphQLError && /maximum allowed number of nodes/.test(err.message)) return 'too many nodes';
     return undefined;
   }
-  return cost > limits.maxCost ? queryTooComplex('cost', limits.maxCost, { cost }) : undefined;
 }
 
 function withHttpStatus(err: GraphQLError, status: number): GraphQLError {

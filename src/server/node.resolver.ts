@@ -3,6 +3,7 @@ import { agencyLoaders } from '../agencies/agency.loaders';
 import { requireAuthenticated } from '../auth/actor';
 import { loadVisibleCase } from '../cases/case.resolver';
 import { loadVisiblePerson } from '../persons/person.loaders';
+import { loadVisibleReferral } from '../referrals/referral.loaders';
 import type { RequestContext } from '../auth/context';
 import { Node } from '../shared/node';
 import { parseGlobalId } from '../shared/relay';
@@ -32,6 +33,8 @@ export class NodeResolver {
         return loadVisiblePerson(ctx, parsed.uuid);
       case 'RescueCase':
         return loadVisibleCase(ctx, parsed.uuid);
+      case 'Referral':
+        return loadVisibleReferral(ctx, parsed.uuid);
       default:
         return null;
     }

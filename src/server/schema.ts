@@ -7,6 +7,15 @@ import { AccountResolver, AgencyResolver } from '../agencies/agency.resolver';
 import { CaseResolver, PersonCasesResolver } from '../cases/case.resolver';
 import { CustodyRecordResolver, PersonCustodyResolver } from '../custody/custody.resolver';
 import { PersonResolver } from '../persons/person.resolver';
+import {
+  BedAssignmentResolver,
+  CaseReferralsResolver,
+  CustodyReferralResolver,
+  DiagnosisResolver,
+  PersonDiagnosesResolver,
+  ReferralEventResolver,
+  ReferralResolver,
+} from '../referrals/referral.resolver';
 import { NodeResolver } from './node.resolver';
 
 // eslint-disable-next-line @typescript-eslint/no-unsafe-function-type
@@ -19,6 +28,13 @@ export const RESOLVERS: NonEmptyArray<Function> = [
   CustodyRecordResolver,
   CaseResolver,
   PersonCasesResolver,
+  ReferralResolver,
+  ReferralEventResolver,
+  CaseReferralsResolver,
+  PersonDiagnosesResolver,
+  CustodyReferralResolver,
+  DiagnosisResolver,
+  BedAssignmentResolver,
 ];
 
 export const SCHEMA_FILE = path.join(__dirname, '..', '..', 'schema', 'schema.graphql');

@@ -1,18 +1,25 @@
 import type http from 'node:http';
 import type { ApolloServerPlugin } from '@apollo/server';
-import { GraphQLError, type GraphQLSchema } from 'graphql';
+import { GraphQLError, getOperationAST, parse, validate, type DocumentNode, type GraphQLSchema } from 'graphql';
+import { CloseCode } from 'graphql-ws';
 import { useServer } from 'graphql-ws/use/ws';
+import type { DataSource } from 'typeorm';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { Actor } from '../auth/actor';
+import { activeAccountIds } from '../auth/authenticate';
 import type { RequestContext } from '../auth/context';
 import type { Config } from '../shared/config';
 import type { Logger } from '../shared/logger';
 import { maskError } from './errors.plugin';
+import { checkOperation, checkTokens, type QueryLimits } from './limits';
+import { rateLimited, rateLimitKey, type RateLimiter } from './rate-limit';
 
 export interface WebSocketHandle {
   apolloPlugin: ApolloServerPlugin<RequestContext>;
   /** Closes every socket (1001 Going Away) so clients reconnect elsewhere and resume from their cursor. */
   close(): Promise<void>;
+  /** Ends an account's open connections in this process (4403 Forbidden), e.g. once its token is revoked. */
+  closeAccount(accountId: string): void;
 }
 
 /** Pings keep NAT and proxies from dropping idle dashboards, and find dead peers. */
@@ -33,9 +40,12 @@ export function attachWebSocket(opts: {
   schema: GraphQLSchema;
   config: Config;
   logger: Logger;
+  db: DataSource;
+  limits: QueryLimits;
+  limiter: RateLimiter;
   makeContext: (authorization: unknown) => Promise<RequestContext>;
 }): WebSocketHandle {
-  const { config, logger } = opts;
+  const { config, logger, limits } = opts;
   const wss = new WebSocketServer({
     server: opts.httpServer,
     path: '/graphql',
@@ -48,6 +58,40 @@ export function attachWebSocket(opts: {
     socket.once('close', () => sockets.delete(socket));
   });
 
+  /** Open connections by account, so that a revoked token loses them at once. */
+  const byAccount = new Map<string, Set<WebSocket>>();
+  const track = (accountId: string, socket: WebSocket) => {
+    const set = byAccount.get(accountId) ?? new Set<WebSocket>();
+    byAccount.set(accountId, set.add(socket));
+    socket.once('close', () => {
+      set.delete(socket);
+      if (set.size === 0 && byAccount.get(accountId) === set) byAccount.delete(accountId);
+    });
+  };
+  const closeAccount = (accountId: string) => {
+    for (const socket of byAccount.get(accountId) ?? []) socket.close(CloseCode.Forbidden, 'Forbidden');
+  };
+
+  // Another process may have revoked a token (or this one, while onConnect was
+  // still authenticating): every process re-checks its own connections' accounts
+  // in one query.
+  let rechecking = false;
+  const recheck = async () => {
+    if (rechecking || byAccount.size === 0) return;
+    rechecking = true;
+    try {
+      const ids = [...byAccount.keys()];
+      const active = await activeAccountIds(opts.db, ids);
+      for (const id of ids) if (!active.has(id)) closeAccount(id);
+    } catch (err) {
+      logger.warn({ err: { name: (err as Error).name, message: (err as Error).message } }, 'WebSocket account re-check failed');
+    } finally {
+      rechecking = false;
+    }
+  };
+  const recheckTimer = setInterval(() => void recheck(), config.wsAccountRecheckMs);
+  recheckTimer.unref();
+
   const server = useServer<Record<string, unknown>, ConnectionExtra>(
     {
       schema: opts.schema,
@@ -56,10 +100,33 @@ export function attachWebSocket(opts: {
           const base = await opts.makeContext(ctx.connectionParams?.authorization);
           if (base.actor.kind === 'anonymous') return false;
           ctx.extra.actor = base.actor;
+          if (base.actor.kind === 'account') track(base.actor.accountId, ctx.extra.socket);
           return true;
         } catch {
           return false; // 4403 Forbidden: unknown or revoked token
         }
+      },
+      // The same rate limit and query limits as HTTP; returning the checked
+      // arguments spares graphql-ws a second parse and validation.
+      onSubscribe(ctx, _id, payload) {
+        const decision = opts.limiter.take(rateLimitKey(ctx.extra.actor, ctx.extra.request.socket.remoteAddress));
+        if (!decision.allowed) return [rateLimited(decision.retryAfterSeconds)];
+        const tooMany = checkTokens(payload.query, limits);
+        if (tooMany) return [tooMany];
+        let document: DocumentNode;
+        try {
+          document = parse(payload.query);
+        } catch (err) {
+          return [err instanceof GraphQLError ? err : new GraphQLError('The operation could not be parsed.')];
+        }
+        const invalid = validate(opts.schema, document, undefined, { hideSuggestions: true });
+        if (invalid.length > 0) return invalid;
+        const operationName = payload.operationName ?? undefined;
+        if (!getOperationAST(document, operationName)) return [new GraphQLError('Unable to identify the operation.')];
+        const variables = payload.variables ?? undefined;
+        const refused = checkOperation(opts.schema, document, limits, variables, operationName);
+        if (refused) return [refused];
+        return { schema: opts.schema, document, variableValues: variables, operationName };
       },
       async context(ctx) {
         const base = await opts.makeContext(undefined);
@@ -85,12 +152,14 @@ export function attachWebSocket(opts: {
   let closing: Promise<void> | undefined;
   const close = () =>
     (closing ??= (async () => {
+      clearInterval(recheckTimer);
       for (const s of sockets) s.close(GOING_AWAY, 'Hub shutting down');
       await server.dispose();
       await new Promise<void>((resolve) => wss.close(() => resolve()));
     })());
   return {
     close,
+    closeAccount,
     apolloPlugin: {
       async serverWillStart() {
         return {

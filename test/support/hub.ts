@@ -37,7 +37,16 @@ export async function startTestHub(env: Record<string, string> = {}): Promise<Te
       cb();
     },
   });
-  const config = loadConfig({ PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', HUB_EXPIRY_SWEEP: '1h', ...env });
+  // Rate limits are tested on their own (test/server/rate-limit.api.test.ts); elsewhere they would only make tests flaky.
+  const config = loadConfig({
+    PORT: '0',
+    HOST: '127.0.0.1',
+    LOG_LEVEL: 'info',
+    HUB_EXPIRY_SWEEP: '1h',
+    HUB_RATE_LIMIT_PER_MINUTE: '10000000',
+    HUB_RATE_LIMIT_BURST: '10000000',
+    ...env,
+  });
   const hub = await startHub({
     config,
     logger: createLogger(config.logLevel, sink),

@@ -1,0 +1,191 @@
+import type { EntityManager } from 'typeorm';
+import { Agency } from '../agencies/agency.entity';
+import { requiredText } from '../agencies/agency.service';
+import { appendAudit } from '../audit/audit.service';
+import { requireAgency, type AccountActor } from '../auth/actor';
+import type { RequestContext } from '../auth/context';
+import { CaseOutcome, CaseStatus, IntakeChannel } from '../cases/case.enums';
+import { closeCaseInTx, openCaseInTx } from '../cases/case.service';
+import { RescueCase } from '../cases/rescue-case.entity';
+import { currentCustody, moveCustody, releaseCustody } from '../custody/custody.service';
+import { inTransaction } from '../db/transaction';
+import { appendReferralEvents } from '../events/outbox';
+import { Vulnerability } from '../persons/person.enums';
+import { lockPerson } from '../persons/person.service';
+import { optionalText } from '../persons/person.rules';
+import { badInput, conflict, forbidden, invalidTransition, notFound } from '../shared/errors';
+import { uuidOf } from '../shared/relay';
+import { parseIcd10 } from './icd10';
+import { BedAssignment, Diagnosis, Referral } from './referral.entity';
+import { plan, type Action, type Effect, type Party, type Transition } from './referral.machine';
+
+/** The caller's roles on this referral, given who holds the person now. */
+export function partiesOf(referral: Referral, agencyId: string, custodianId: string | null): Set<Party> {
+  const parties = new Set<Party>();
+  if (referral.requestedById === agencyId) parties.add('REQUESTER');
+  if (referral.fromAgencyId === agencyId) parties.add('SENDER');
+  if (referral.toAgencyId === agencyId) parties.add('RECEIVER');
+  if (referral.escortAgencyId === agencyId) parties.add('ESCORT');
+  if (custodianId === agencyId) parties.add('CUSTODIAN');
+  return parties;
+}
+
+export interface StepDetails {
+  rejectionReason?: Referral['rejectionReason'];
+  escortAgencyId?: string | null;
+  escortNames?: string[];
+  icd10Code?: string;
+  isMentalDisorder?: boolean;
+  summary?: string | null;
+  ward?: string;
+  bed?: string;
+}
+
+/**
+ * One step of the machine, in one transaction: lock the referral row (two
+ * agencies acting at once are serialized; the second sees the first's
+ * status), check expectedVersion, ask the transition table, apply its
+ * effects, bump the version, audit, and append the event last (commit order).
+ * A failure anywhere rolls the whole step back.
+ */
+export async function step(
+  ctx: RequestContext,
+  action: Action,
+  referralGlobalId: string,
+  expectedVersion: number | null | undefined,
+  details: StepDetails = {},
+): Promise<Referral> {
+  const actor = requireAgency(ctx.actor);
+  const id = uuidOf('Referral', referralGlobalId, 'input.referralId');
+  return inTransaction(ctx.db, async (tx) => {
+    const referral = await tx
+      .getRepository(Referral)
+      .createQueryBuilder('r')
+      .setLock('pessimistic_write')
+      .where('r.id = :id', { id })
+      .getOne();
+    if (!referral || !(await ctx.access.visiblePersons(ctx, [referral.personId])).has(referral.personId)) throw notFound('Referral');
+    if (expectedVersion != null && expectedVersion !== referral.version) {
+      throw conflict('The referral changed since you read it.', { version: referral.version, status: referral.status });
+    }
+    const custody = await currentCustody(tx, referral.personId);
+    const decided = plan(referral, action, partiesOf(referral, actor.agencyId, custody?.holderId ?? null));
+    if (!decided.ok) {
+      if (decided.error === 'FORBIDDEN') throw forbidden(`Your agency may not ${action} this referral.`);
+      throw invalidTransition(referral.status, `Cannot ${action} a ${referral.kind} referral that is ${referral.status}.`);
+    }
+    await applyTransition(tx, ctx, actor, referral, decided.transition, details);
+    return referral;
+  });
+}
+
+async function applyTransition(
+  tx: EntityManager,
+  ctx: RequestContext,
+  actor: AccountActor,
+  referral: Referral,
+  t: Transition,
+  d: StepDetails,
+): Promise<void> {
+  const now = new Date();
+  if (t.to) referral.status = t.to;
+  if (t.action === 'reject') referral.rejectionReason = d.rejectionReason ?? null;
+  if (t.action === 'dispatch') {
+    await checkEscortAgency(tx, d.escortAgencyId);
+    referral.escortAgencyId = d.escortAgencyId ?? actor.agencyId;
+    referral.escortNames = d.escortNames ?? [];
+  }
+  for (const effect of t.effects ?? []) await EFFECTS[effect](tx, ctx, referral, d, now);
+  referral.version += 1;
+  referral.updatedAt = now;
+  await tx.getRepository(Referral).save(referral);
+  await appendAudit(tx, ctx, [{ action: `referral.${t.action}`, subjectType: 'Person', subjectId: referral.personId }]);
+  await appendReferralEvents(tx, [
+    { referralId: referral.id, type: t.event, status: referral.status, actorAccountId: actor.accountId, actorAgencyId: actor.agencyId },
+  ]);
+}
+
+type EffectFn = (tx: EntityManager, ctx: RequestContext, r: Referral, d: StepDetails, now: Date) => Promise<void>;
+
+async function openCaseOf(tx: EntityManager, r: Referral): Promise<RescueCase | null> {
+  return r.caseId ? tx.getRepository(RescueCase).findOneBy({ id: r.caseId, status: CaseStatus.OPEN }) : null;
+}
+
+/** Every effect named in the transition table, implemented once. */
+const EFFECTS: Record<Effect, EffectFn> = {
+  custodyToEscort: (tx, _ctx, r, _d, now) => moveCustody(tx, r.personId, r.escortAgencyId!, { referralId: r.id, caseId: r.caseId }, now),
+  custodyToReceiver: (tx, _ctx, r, _d, now) => moveCustody(tx, r.personId, r.toAgencyId, { referralId: r.id, caseId: r.caseId }, now),
+  custodyToSender: (tx, _ctx, r, _d, now) => moveCustody(tx, r.personId, r.fromAgencyId, { referralId: r.id, caseId: r.caseId }, now),
+  releaseCustody: (tx, _ctx, r, _d, now) => releaseCustody(tx, r.personId, new Date(now.getTime() + 1)),
+  async openCaseAtStation(tx, ctx, r) {
+    // A person who already has an open case here (e.g. registered while the police held them) keeps it.
+    const existing = await tx.getRepository(RescueCase).findOneBy({ personId: r.personId, status: CaseStatus.OPEN });
+    if (existing) {
+      r.caseId = existing.id;
+      return;
+    }
+    const person = (await lockPerson(tx, r.personId))!;
+    const c = await openCaseInTx(tx, ctx, {
+      person,
+      stationId: r.toAgencyId,
+      intakeChannel: IntakeChannel.POLICE_ESCORT,
+      broughtById: r.requestedById,
+      referralId: r.id,
+    });
+    r.caseId = c.id;
+  },
+  async closeCaseReturnedEscorted(tx, _ctx, r) {
+    const c = await openCaseOf(tx, r);
+    if (c) await closeCaseInTx(tx, c, CaseOutcome.RETURNED_ESCORTED);
+  },
+  async closeCasePlacedInWelfareHome(tx, _ctx, r) {
+    const c = await openCaseOf(tx, r);
+    if (c) await closeCaseInTx(tx, c, CaseOutcome.PLACED_IN_WELFARE_HOME);
+  },
+  async recordDiagnosis(tx, _ctx, r, d, now) {
+    await tx.getRepository(Diagnosis).insert({
+      referralId: r.id,
+      personId: r.personId,
+      hospitalId: r.toAgencyId,
+      icd10Code: d.icd10Code!,
+      summary: d.summary ?? null,
+      diagnosedAt: now,
+    });
+    if (d.isMentalDisorder) {
+      // ICD-10 chapter V (F00-F99): mental and behavioural disorders.
+      await tx.query(
+        `UPDATE person SET vulnerabilities = array(SELECT DISTINCT unnest(vulnerabilities || $2::vulnerability) ORDER BY 1), updated_at = now() WHERE id = $1`,
+        [r.personId, Vulnerability.MENTAL_ILLNESS],
+      );
+    }
+  },
+  async assignBed(tx, _ctx, r, d, now) {
+    await tx.getRepository(BedAssignment).insert({ referralId: r.id, agencyId: r.toAgencyId, ward: d.ward!, bed: d.bed!, assignedAt: now });
+  },
+};
+
+/** Input checks that need no database, done before the transaction opens. */
+export function dispatchDetails(
+  escortAgencyId: string | null | undefined,
+  names: string[],
+  check: (field: string, names: string[]) => string[],
+): StepDetails {
+  return {
+    escortAgencyId: escortAgencyId ? uuidOf('Agency', escortAgencyId, 'input.escortAgencyId') : null,
+    escortNames: check('input.escortNames', names),
+  };
+}
+
+export function diagnosisDetails(code: string, summary: string | null | undefined): StepDetails {
+  const parsed = parseIcd10(code);
+  if (!parsed.ok) throw badInput('input.icd10Code', 'An ICD-10 code is a letter, two digits and an optional decimal part, e.g. F20.9.');
+  return { icd10Code: parsed.code, isMentalDisorder: parsed.isMentalDisorder, summary: optionalText('input.summary', summary, 2000) };
+}
+
+export function bedDetails(ward: string, bed: string): StepDetails {
+  return { ward: requiredText('input.ward', ward, 50), bed: requiredText('input.bed', bed, 50) };
+}
+
+export async function checkEscortAgency(tx: EntityManager, id: string | null | undefined): Promise<void> {
+  if (id && !(await tx.getRepository(Agency).existsBy({ id }))) throw badInput('input.escortAgencyId', 'No such agency.');
+}
