@@ -86,6 +86,8 @@ export async function startHub(opts: HubOptions): Promise<Hub> {
       // Tells strangers nothing about the schema ("Did you mean ...").
       hideSchemaDetailsFromClientErrors: true,
       allowBatchedHttpRequests: false,
+      // main.ts owns SIGINT/SIGTERM: Apollo's own handlers would race it and stall the drain.
+      stopOnTerminationSignals: false,
       includeStacktraceInErrorResponses: false,
       plugins: [
         ApolloServerPluginDrainHttpServer({ httpServer }),
