@@ -1,3 +1,7 @@
+import { randomBytes } from 'node:crypto';
+import { PortInUseError, startHub } from '../../src/server/app';
+import { loadConfig } from '../../src/shared/config';
+import { createLogger } from '../../src/shared/logger';
 import { startTestHub, type TestHub } from '../support/hub';
 
 let hub: TestHub;
@@ -56,5 +60,19 @@ describe('the HTTP endpoint', () => {
     expect(res.status).toBe(401);
     const body = (await res.json()) as { errors: { extensions: Record<string, unknown> }[] };
     expect(body.errors[0].extensions.code).toBe('UNAUTHENTICATED');
+  });
+});
+
+describe('starting', () => {
+  it('says the port is taken, naming it, instead of crashing', async () => {
+    const taken = new URL(hub.url).port;
+    const attempt = startHub({
+      config: loadConfig({ PORT: taken, HOST: '127.0.0.1', HUB_MIGRATE: 'false' }),
+      logger: createLogger('silent'),
+      databaseUrl: hub.database.url,
+      idNumberKey: randomBytes(32),
+    });
+    await expect(attempt).rejects.toBeInstanceOf(PortInUseError);
+    await expect(attempt).rejects.toThrow(new RegExp(`Port ${taken}`));
   });
 });
