@@ -100,7 +100,10 @@ export function attachWebSocket(opts: {
           const base = await opts.makeContext(ctx.connectionParams?.authorization);
           if (base.actor.kind === 'anonymous') return false;
           ctx.extra.actor = base.actor;
-          if (base.actor.kind === 'account') track(base.actor.accountId, ctx.extra.socket);
+          // A socket that closed while authenticating would never leave the map.
+          if (base.actor.kind === 'account' && ctx.extra.socket.readyState === ctx.extra.socket.OPEN) {
+            track(base.actor.accountId, ctx.extra.socket);
+          }
           return true;
         } catch {
           return false; // 4403 Forbidden: unknown or revoked token
