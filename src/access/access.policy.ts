@@ -9,12 +9,18 @@ import { perRequest, type AccessPolicy, type RequestContext } from '../auth/cont
  * sender, receiver or escort of one of their referrals. Every read path
  * (person, node, nested fields, connections, findPersons, subscriptions)
  * asks here, batched per request.
+ *
+ * The subqueries' aliases are prefixed (party_c, ...) so that they never
+ * shadow the caller's: with `c.person_id` passed in from a query over
+ * `rescue_case c`, an inner alias `c` made the test `c.person_id = c.person_id`,
+ * always true, and listed every case to any police station that had brought anyone in.
  */
 export const PARTY_SQL = (person: string, agency: string) => `(
-  EXISTS (SELECT 1 FROM rescue_case c WHERE c.person_id = ${person} AND (c.station_id = ${agency} OR c.brought_by_id = ${agency}))
-  OR EXISTS (SELECT 1 FROM referral r WHERE r.person_id = ${person}
-             AND ${agency} IN (r.requested_by_id, r.from_agency_id, r.to_agency_id, r.escort_agency_id))
-  OR EXISTS (SELECT 1 FROM custody_record k WHERE k.person_id = ${person} AND k.holder_id = ${agency}))`;
+  EXISTS (SELECT 1 FROM rescue_case party_c WHERE party_c.person_id = ${person}
+          AND (party_c.station_id = ${agency} OR party_c.brought_by_id = ${agency}))
+  OR EXISTS (SELECT 1 FROM referral party_r WHERE party_r.person_id = ${person}
+             AND ${agency} IN (party_r.requested_by_id, party_r.from_agency_id, party_r.to_agency_id, party_r.escort_agency_id))
+  OR EXISTS (SELECT 1 FROM custody_record party_k WHERE party_k.person_id = ${person} AND party_k.holder_id = ${agency}))`;
 
 interface PersonRights {
   visible: boolean;
@@ -57,6 +63,10 @@ const rights = perRequest(Symbol('access'), (ctx: RequestContext) => {
 export const accessPolicy: AccessPolicy = {
   async visiblePersons(ctx, personIds) {
     const all = await rights(ctx).loadMany(personIds);
+    // loadMany hands back a failed check as an Error in the array: a check that could not be made is an
+    // error (the database is away, the pool timed out), never a silent "not visible" (a false NOT_FOUND).
+    const failed = all.find((r): r is Error => r instanceof Error);
+    if (failed) throw failed;
     return new Set(personIds.filter((_, i) => (all[i] as PersonRights).visible));
   },
   async mayRevealIdNumber(ctx, personId) {

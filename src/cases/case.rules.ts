@@ -1,5 +1,6 @@
 import { Vulnerability } from '../persons/person.enums';
 import type { Person } from '../persons/person.entity';
+import { chinaYear } from '../shared/china-time';
 import { CaseOutcome } from './case.enums';
 
 /** 工作规程: these persons are collected by family or escorted, never sent off alone. */
@@ -20,11 +21,8 @@ export const REFERRAL_OUTCOMES = [CaseOutcome.RETURNED_ESCORTED, CaseOutcome.PLA
  * born 16 years ago may still be 15: for a child's safety that counts as under 16.
  */
 export function mayNotLeaveAlone(person: Pick<Person, 'birthYear' | 'vulnerabilities'>, now: Date): boolean {
-  if (person.birthYear !== null && now.getUTCFullYear() - person.birthYear <= 16) return true;
+  if (person.birthYear !== null && chinaYear(now) - person.birthYear <= 16) return true;
   return person.vulnerabilities.some((v) => MAY_NOT_LEAVE_ALONE.includes(v));
 }
 
-/** The year case numbers count in: China's calendar year (UTC+8), not the server's. */
-export function chinaYear(at: Date): number {
-  return new Date(at.getTime() + 8 * 3_600_000).getUTCFullYear();
-}
+export { chinaYear };

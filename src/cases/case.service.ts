@@ -7,6 +7,7 @@ import type { RequestContext } from '../auth/context';
 import { releaseCustody, takeCustodyIfFree, currentCustody } from '../custody/custody.service';
 import { idempotent } from '../db/idempotency';
 import { constraintName, inTransaction, sqlState } from '../db/transaction';
+import { notifyStationChanged } from '../events/outbox';
 import { encryptIdNumber } from '../persons/id-number.crypto';
 import { ageGroupOf } from '../persons/person.enums';
 import type { Person } from '../persons/person.entity';
@@ -72,6 +73,8 @@ export async function openCaseInTx(tx: EntityManager, ctx: RequestContext, c: Ne
   }
   await takeCustodyIfFree(tx, c.person.id, c.stationId, { caseId: rescueCase.id, referralId: c.referralId ?? null });
   await appendAudit(tx, ctx, [{ action: 'case.open', subjectType: 'Person', subjectId: c.person.id }]);
+  // Occupancy subscriptions re-count at commit: a case opened at the desk has no referral event.
+  await notifyStationChanged(tx, c.stationId);
   return rescueCase;
 }
 
@@ -82,7 +85,7 @@ export async function openCase(ctx: RequestContext, input: OpenCaseInput): Promi
   return inTransaction(ctx.db, (tx) =>
     idempotent(
       tx,
-      { agencyId: actor.agencyId, operation: 'openCase', key: idempotencyKey, input: rest },
+      { agencyId: actor.agencyId, operation: 'openCase', key: idempotencyKey, input: rest, secret: ctx.settings.idNumberKey },
       async () => {
         const { person } = await personForIntake(tx, ctx, input);
         const c = await openCaseInTx(tx, ctx, { person, stationId: actor.agencyId, intakeChannel: input.intakeChannel, note });
@@ -93,21 +96,24 @@ export async function openCase(ctx: RequestContext, input: OpenCaseInput): Promi
   );
 }
 
-/** The case, locked, after checking that the caller is its station (others: NOT_FOUND if they may not see it). */
-async function lockOwnCase(tx: EntityManager, ctx: RequestContext, caseGlobalId: string): Promise<RescueCase> {
+/**
+ * The id of the caller's own case (others: NOT_FOUND if they may not see it, else FORBIDDEN). Checked
+ * before the transaction, like a referral step: the access policy reads on its own pool connection, and
+ * asking it while holding a connection and the row lock let poolSize concurrent closes wait on each other
+ * until the pool timed out. A case's person and station never change.
+ */
+async function ownCaseId(ctx: RequestContext, caseGlobalId: string): Promise<string> {
   const actor = requireAgency(ctx.actor);
   const id = uuidOf('RescueCase', caseGlobalId, 'input.caseId');
-  const rescueCase = await tx
-    .getRepository(RescueCase)
-    .createQueryBuilder('c')
-    .setLock('pessimistic_write')
-    .where('c.id = :id', { id })
-    .getOne();
-  if (!rescueCase || !(await ctx.access.visiblePersons(ctx, [rescueCase.personId])).has(rescueCase.personId)) {
-    throw notFound('RescueCase');
-  }
-  if (actor.agencyId !== rescueCase.stationId) throw forbidden("Only the case's own station may do this.");
-  return rescueCase;
+  const found = await ctx.db.getRepository(RescueCase).findOne({ where: { id }, select: { id: true, personId: true, stationId: true } });
+  if (!found || !(await ctx.access.visiblePersons(ctx, [found.personId])).has(found.personId)) throw notFound('RescueCase');
+  if (actor.agencyId !== found.stationId) throw forbidden("Only the case's own station may do this.");
+  return id;
+}
+
+/** The case row, locked for the rest of the transaction. */
+async function lockCase(tx: EntityManager, id: string): Promise<RescueCase> {
+  return (await tx.getRepository(RescueCase).createQueryBuilder('c').setLock('pessimistic_write').where('c.id = :id', { id }).getOne())!;
 }
 
 /** Closes a case as a received referral's effect (RETURNED_ESCORTED, PLACED_IN_WELFARE_HOME). */
@@ -123,15 +129,13 @@ export async function closeCaseInTx(
   rescueCase.closing = closing;
   rescueCase.version += 1;
   await tx.getRepository(RescueCase).save(rescueCase);
+  await notifyStationChanged(tx, rescueCase.stationId);
   return rescueCase;
 }
 
 export async function closeCase(ctx: RequestContext, input: CloseCaseInput): Promise<RescueCase> {
   requireAgency(ctx.actor, AgencyKind.RESCUE_STATION);
   const now = new Date();
-  if (REFERRAL_OUTCOMES.includes(input.outcome)) {
-    throw invalidTransition('OPEN', `${input.outcome} comes from a received referral, not from closeCase.`);
-  }
   const note = optionalText('input.note', input.note, 2000);
   const closing: Record<string, string | null> = { note };
   if (input.outcome === CaseOutcome.RETURNED_FUNDED) {
@@ -146,9 +150,14 @@ export async function closeCase(ctx: RequestContext, input: CloseCaseInput): Pro
     const id = checkIdNumber('input.collector.idNumber', input.collector.idNumber, now);
     closing.collectorIdNumber = encryptIdNumber(ctx.settings.idNumberKey, id.normalized).toString('base64');
   }
+  const caseId = await ownCaseId(ctx, input.caseId);
   return inTransaction(ctx.db, async (tx) => {
-    const rescueCase = await lockOwnCase(tx, ctx, input.caseId);
+    const rescueCase = await lockCase(tx, caseId);
     if (rescueCase.status !== CaseStatus.OPEN) throw invalidTransition(rescueCase.status, 'The case is already closed.');
+    // After the case's own checks, so that the answer tells its real status (and nothing to a stranger).
+    if (REFERRAL_OUTCOMES.includes(input.outcome)) {
+      throw invalidTransition(rescueCase.status, `${input.outcome} comes from a received referral, not from closeCase.`);
+    }
     const person = (await lockPerson(tx, rescueCase.personId))!;
     if (ALONE_OUTCOMES.includes(input.outcome) && mayNotLeaveAlone(person, now)) {
       throw badInput(
@@ -180,8 +189,9 @@ export async function extendRescuePeriod(ctx: RequestContext, input: ExtendRescu
   const actor = requireAgency(ctx.actor, AgencyKind.RESCUE_STATION);
   if (actor.role !== AccountRole.SUPERVISOR) throw forbidden('Only a supervisor of the station may extend a rescue period.');
   const reason = requiredText('input.reason', input.reason, 2000);
+  const caseId = await ownCaseId(ctx, input.caseId);
   return inTransaction(ctx.db, async (tx) => {
-    const rescueCase = await lockOwnCase(tx, ctx, input.caseId);
+    const rescueCase = await lockCase(tx, caseId);
     if (rescueCase.status !== CaseStatus.OPEN) throw invalidTransition(rescueCase.status, 'A closed case has no rescue period to extend.');
     if (input.until.getTime() <= rescueCase.rescuePeriodEndsAt.getTime()) {
       throw badInput('input.until', 'until must be later than the current end of the rescue period.');
@@ -196,6 +206,7 @@ export async function extendRescuePeriod(ctx: RequestContext, input: ExtendRescu
     rescueCase.rescuePeriodEndsAt = input.until;
     rescueCase.version += 1;
     await tx.getRepository(RescueCase).save(rescueCase);
+    await notifyStationChanged(tx, rescueCase.stationId); // overdueCases
     await appendAudit(tx, ctx, [{ action: 'case.extendRescuePeriod', subjectType: 'Person', subjectId: rescueCase.personId }]);
     return rescueCase;
   });

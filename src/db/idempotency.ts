@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, createHmac } from 'node:crypto';
 import type { EntityManager } from 'typeorm';
 import { badInput, conflict } from '../shared/errors';
 
@@ -21,6 +21,13 @@ export interface IdempotencyScope {
   /** The whole input minus the key: a retry must repeat it exactly. */
   input: unknown;
   field?: string;
+  /**
+   * Key for the request fingerprint (pass the hub's idNumberKey). Inputs can
+   * hold an ID number, and the rest of an intake is in the database in plain
+   * text: an unkeyed hash would let anyone with a dump confirm the number in
+   * a few hundred thousand guesses (region, birth year known; day, sequence not).
+   */
+  secret?: Buffer;
 }
 
 /**
@@ -39,7 +46,9 @@ export async function idempotent<T>(
   if (scope.key == null) return (await create()).value;
   const field = scope.field ?? 'input.idempotencyKey';
   if (scope.key.length < 1 || scope.key.length > 100) throw badInput(field, 'idempotencyKey must be 1-100 characters.');
-  const hash = createHash('sha256').update(canonical(scope.input)).digest();
+  const hash = (scope.secret ? createHmac('sha256', scope.secret).update('idempotency:') : createHash('sha256'))
+    .update(canonical(scope.input))
+    .digest();
   await tx.query(`SELECT pg_advisory_xact_lock(hashtextextended($1, 0))`, [`${scope.agencyId}/${scope.operation}/${scope.key}`]);
   const seen: { request_hash: Buffer; result_id: string }[] = await tx.query(
     `SELECT request_hash, result_id FROM idempotency_key WHERE agency_id = $1 AND operation = $2 AND key = $3`,

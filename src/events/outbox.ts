@@ -42,6 +42,18 @@ export async function appendReferralEvents(tx: EntityManager, events: NewReferra
   return rows.map((r) => ({ seq: r.seq, occurredAt: r.occurred_at }));
 }
 
+/**
+ * Wakes occupancy subscriptions when a station's cases change without a
+ * referral event (a case opened or closed at the desk, a rescue period
+ * extended). The payload is the station's uuid (36 bytes, far below
+ * NOTIFY's 8000); like every NOTIFY it is delivered only at commit.
+ */
+export const STATION_CHANNEL = 'hub_station_changes';
+
+export async function notifyStationChanged(tx: EntityManager, stationId: string): Promise<void> {
+  await tx.query('SELECT pg_notify($1, $2)', [STATION_CHANNEL, stationId]);
+}
+
 /** Opaque to clients; strictly increasing with commit order. */
 export function eventCursor(seq: number): string {
   return Buffer.from(`ev:${seq}`).toString('base64url');

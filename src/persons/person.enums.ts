@@ -1,4 +1,5 @@
 import { registerEnumType } from 'type-graphql';
+import { chinaYear } from '../shared/china-time';
 
 export enum Gender {
   MALE = 'MALE',
@@ -55,7 +56,7 @@ registerEnumType(Vulnerability, {
 /** DOMAIN.md §3: under 18 MINOR, 60 and over ELDERLY, else ADULT; UNKNOWN without a birth year. */
 export function ageGroupOf(birthYear: number | null, at: Date): AgeGroup {
   if (birthYear === null) return AgeGroup.UNKNOWN;
-  const age = at.getUTCFullYear() - birthYear;
+  const age = chinaYear(at) - birthYear;
   if (age < 18) return AgeGroup.MINOR;
   if (age >= 60) return AgeGroup.ELDERLY;
   return AgeGroup.ADULT;

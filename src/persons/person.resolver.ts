@@ -32,8 +32,11 @@ export class PersonResolver {
   }
 
   @Mutation(() => Person, { description: "police: check a person's identity against household registration" })
-  verifyIdentity(@Ctx() ctx: RequestContext, @Arg('input', () => VerifyIdentityInput) input: VerifyIdentityInput): Promise<Person> {
-    return verifyIdentity(ctx, input);
+  async verifyIdentity(@Ctx() ctx: RequestContext, @Arg('input', () => VerifyIdentityInput) input: VerifyIdentityInput): Promise<Person> {
+    const person = await verifyIdentity(ctx, input);
+    // The answer is the person's record: a read like any other.
+    noteRead(ctx, 'person.read', person.id);
+    return person;
   }
 
   @FieldResolver(() => String, {

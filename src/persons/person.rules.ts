@@ -1,3 +1,4 @@
+import { chinaYear } from '../shared/china-time';
 import { badInput } from '../shared/errors';
 import { isRegionCode } from '../shared/region-code';
 import { parseIdNumber } from './identity-number';
@@ -20,14 +21,15 @@ export interface PersonFacts {
 export function optionalText(field: string, raw: string | null | undefined, max: number): string | null {
   if (raw === null || raw === undefined) return null;
   const v = raw.trim();
-  if (v.length > max) throw badInput(field, `${field} must be at most ${max} characters.`);
+  // Characters (code points), as PostgreSQL's varchar(n) counts them: a rare name character outside the BMP (生僻字) is one, not two.
+  if ([...v].length > max) throw badInput(field, `${field} must be at most ${max} characters.`);
   return v.length === 0 ? null : v;
 }
 
 export function checkBirthYear(field: string, year: number | null | undefined, now: Date): number | null {
   if (year === null || year === undefined) return null;
-  if (!Number.isInteger(year) || year < 1900 || year > now.getUTCFullYear()) {
-    throw badInput(field, `birthYear must be between 1900 and ${now.getUTCFullYear()}.`);
+  if (!Number.isInteger(year) || year < 1900 || year > chinaYear(now)) {
+    throw badInput(field, `birthYear must be between 1900 and ${chinaYear(now)}.`);
   }
   return year;
 }

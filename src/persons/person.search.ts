@@ -1,4 +1,5 @@
 import { Field, Float, ObjectType } from 'type-graphql';
+import { noteRead } from '../audit/audit.service';
 import { AgencyKind, requireAgency } from '../auth/actor';
 import type { RequestContext } from '../auth/context';
 import { badInput } from '../shared/errors';
@@ -22,6 +23,20 @@ export class PersonMatch {
 
 /** Below this trigram similarity a name does not count as matching (pg_trgm's own default). */
 const NAME_THRESHOLD = 0.3;
+
+/**
+ * pg_trgm finds no trigrams in Chinese names (the database's ctype is C, so
+ * Han characters are not "alphanumeric": similarity('张建国', '张建国') is 0),
+ * and a 3-character name is a single word whose trigrams barely overlap
+ * when one character differs. Names with non-ASCII characters are therefore
+ * also compared by character bigrams (Jaccard, with start and end marks,
+ * spaces and dots ignored): 张建国 / 张健国 0.33, 张三 / 张伟 (surname only) 0.2.
+ */
+const NON_ASCII = '[^\\x01-\\x7f]';
+const bigrams = (text: string) =>
+  `ARRAY(SELECT DISTINCT substr(t.s, i, 2)
+           FROM (SELECT '^' || regexp_replace(lower(${text}), '[[:space:]·.-]', '', 'g') || '$' AS s) t,
+                generate_series(1, char_length(t.s) - 1) i)`;
 
 /**
  * Candidates for the same human (de-duplication before registering). An
@@ -54,17 +69,26 @@ export async function findPersons(ctx: RequestContext, input: PersonSearchInput)
     m_origin: boolean;
     m_gender: boolean;
   })[] = await ctx.db.query(
-    `WITH candidates AS (
-         SELECT p.*, 
+    `WITH q AS (SELECT ${bigrams('$1::text')} AS grams),
+       candidates AS (
+         SELECT p.*, p.vulnerabilities::text[] AS vulnerability_list,
                 (p.id_number_hash = $2) IS TRUE AS m_id,
-                COALESCE(similarity(p.name, $1), 0) AS name_sim,
+                GREATEST(COALESCE(similarity(p.name, $1), 0), han.sim) AS name_sim,
                 ($3::int IS NOT NULL AND abs(p.birth_year - $3::int) <= 2) IS TRUE AS m_year,
                 ($4::text IS NOT NULL AND p.origin_region_code = $4) IS TRUE AS m_origin,
                 ($4::text IS NOT NULL AND left(p.origin_region_code, 4) = left($4, 4)) IS TRUE AS m_prefecture,
                 ($5::text IS NOT NULL AND p.gender::text = $5) IS TRUE AS m_gender
            FROM person p
+          CROSS JOIN q
+          CROSS JOIN LATERAL (
+                SELECT CASE WHEN $1::text ~ '${NON_ASCII}' AND p.name IS NOT NULL
+                            THEN (SELECT count(*) FILTER (WHERE g = ANY (q.grams))::float8
+                                         / (count(*) + cardinality(q.grams) - count(*) FILTER (WHERE g = ANY (q.grams)))
+                                    FROM unnest(${bigrams('p.name')}) g)
+                            ELSE 0 END AS sim) han
           WHERE ($2::bytea IS NOT NULL AND p.id_number_hash = $2)
              OR ($1::text IS NOT NULL AND p.name % $1)
+             OR ($1::text ~ '${NON_ASCII}' AND han.sim >= ${NAME_THRESHOLD})
              OR ($1::text IS NULL AND $2::bytea IS NULL
                  AND ($3::int IS NULL OR p.birth_year BETWEEN $3::int - 2 AND $3::int + 2)
                  AND ($4::text IS NULL OR left(p.origin_region_code, 4) = left($4, 4)))
@@ -83,6 +107,8 @@ export async function findPersons(ctx: RequestContext, input: PersonSearchInput)
     ctx,
     rows.map((r) => r.id as string),
   );
+  // A record shown whole is a read of it (DOMAIN.md §6); a redacted one shows only what the caller typed in.
+  for (const id of visible) noteRead(ctx, 'person.read', id);
   return rows.map((r) => {
     const matchedOn = [
       ...(r.m_id ? ['idNumber'] : []),
@@ -100,7 +126,7 @@ export async function findPersons(ctx: RequestContext, input: PersonSearchInput)
       idNumberHash: null,
       identityStatus: r.identity_status as Person['identityStatus'],
       originRegionCode: r.origin_region_code as string | null,
-      vulnerabilities: r.vulnerabilities as Person['vulnerabilities'],
+      vulnerabilities: r.vulnerability_list as Person['vulnerabilities'],
       description: r.description as string | null,
     });
     return { person: visible.has(person.id) ? person : redact(person, matchedOn), score: Number(Number(r.score).toFixed(4)), matchedOn };

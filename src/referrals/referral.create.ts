@@ -58,7 +58,7 @@ export async function logEscortedPerson(ctx: RequestContext, input: LogEscortedP
   return inTransaction(ctx.db, (tx) =>
     idempotent(
       tx,
-      { agencyId: actor.agencyId, operation: 'logEscortedPerson', key: idempotencyKey, input: rest },
+      { agencyId: actor.agencyId, operation: 'logEscortedPerson', key: idempotencyKey, input: rest, secret: ctx.settings.idNumberKey },
       async () => {
         const station = await tx.getRepository(Agency).findOneBy({ id: stationId });
         if (station?.kind !== AgencyKind.RESCUE_STATION) throw badInput('input.stationId', 'Not a rescue station.');
@@ -140,7 +140,7 @@ export async function requestReferral(ctx: RequestContext, input: RequestReferra
   return inTransaction(ctx.db, (tx) =>
     idempotent(
       tx,
-      { agencyId: actor.agencyId, operation: 'requestReferral', key: idempotencyKey, input: rest },
+      { agencyId: actor.agencyId, operation: 'requestReferral', key: idempotencyKey, input: rest, secret: ctx.settings.idNumberKey },
       async () => {
         const person = (await lockPerson(tx, personId))!;
         const custody = await currentCustody(tx, personId);

@@ -1,0 +1,213 @@
+import { Client } from 'pg';
+import {
+  CasesDocument,
+  CasesWithPeopleDocument,
+  CloseCaseDocument,
+  ConfirmReceiptDocument,
+  LogEscortedPersonDocument,
+  OpenCaseDocument,
+  type CasesWithPeopleQuery,
+} from '../generated/graphql';
+import { errorOf, openCaseFor, uuidOf } from '../persons/people';
+import { anAgency, type TestAgency } from '../support/builders';
+import { codeOf, startTestHub, type GraphQLResponse, type TestHub } from '../support/hub';
+
+let hub: TestHub;
+let station: TestAgency;
+let otherStation: TestAgency;
+let police: TestAgency;
+/** The station's 50 cases, newest first. */
+let caseIds: string[];
+
+beforeAll(async () => {
+  hub = await startTestHub();
+  [station, otherStation, police] = await Promise.all([
+    anAgency(hub, 'RESCUE_STATION', '衡阳市救助管理站', '430406', 'HY'),
+    anAgency(hub, 'RESCUE_STATION', '广州市救助管理站', '440103', 'GZ'),
+    anAgency(hub, 'POLICE_STATION', '长湖派出所', '430406'),
+  ]);
+  caseIds = [];
+  for (let batch = 0; batch < 5; batch++) {
+    const opened = await Promise.all(Array.from({ length: 10 }, (_, i) => openCaseFor(hub, station.token, { name: `测试${batch}${i}` })));
+    caseIds.push(...opened.map((c) => c.id));
+  }
+  await Promise.all(Array.from({ length: 3 }, () => openCaseFor(hub, otherStation.token, {})));
+});
+afterAll(() => hub.stop());
+
+const page = (vars: { first?: number; after?: string | null; filter?: Record<string, unknown> }, token = station.token) =>
+  hub.ok(CasesDocument, vars, token);
+
+/** Every SQL statement the hub sends while `work` runs (the hub runs in this process, on this `pg`). */
+async function statementsDuring(work: () => Promise<unknown>): Promise<string[]> {
+  const statements: string[] = [];
+  const proto = Client.prototype as unknown as { query: (...args: unknown[]) => unknown };
+  const original = proto.query;
+  proto.query = function (this: unknown, ...args: unknown[]) {
+    const q = args[0];
+    statements.push(typeof q === 'string' ? q : ((q as { text?: string } | null)?.text ?? ''));
+    return original.apply(this, args);
+  };
+  try {
+    await work();
+  } finally {
+    proto.query = original;
+  }
+  return statements;
+}
+
+describe('cases(filter, first, after)', () => {
+  it('pages through the station’s cases newest first, each exactly once, with totalCount', async () => {
+    const seen: string[] = [];
+    const openedAt: string[] = [];
+    let after: string | null = null;
+    const sizes: number[] = [];
+    for (;;) {
+      const { cases }: Awaited<ReturnType<typeof page>> = await page({ first: 20, after });
+      expect(cases.totalCount).toBe(50);
+      sizes.push(cases.edges.length);
+      seen.push(...cases.edges.map((e) => e.node.id));
+      openedAt.push(...cases.edges.map((e) => e.node.openedAt));
+      if (!cases.pageInfo.hasNextPage) break;
+      after = cases.pageInfo.endCursor!;
+      expect(after).toBe(cases.edges.at(-1)!.cursor);
+    }
+    expect(sizes).toEqual([20, 20, 10]);
+    expect(new Set(seen).size).toBe(50);
+    expect([...seen].sort()).toEqual([...caseIds].sort());
+    const times = openedAt.map((t) => Date.parse(t));
+    expect(times).toEqual([...times].sort((x, y) => y - x));
+  });
+
+  it('keeps the pages stable while cases are opened', async () => {
+    const fresh = await anAgency(hub, 'RESCUE_STATION', '长沙市救助管理站', '430102', 'CS');
+    for (let i = 0; i < 6; i++) await openCaseFor(hub, fresh.token, {});
+    const p1 = (await page({ first: 3 }, fresh.token)).cases;
+    const p2before = (await page({ first: 3, after: p1.pageInfo.endCursor }, fresh.token)).cases;
+    const newer = await openCaseFor(hub, fresh.token, {});
+    const p2after = (await page({ first: 3, after: p1.pageInfo.endCursor }, fresh.token)).cases;
+    expect(p2after.edges.map((e) => e.node.id)).toEqual(p2before.edges.map((e) => e.node.id));
+    expect(p2after.totalCount).toBe(7);
+    expect((await page({ first: 1 }, fresh.token)).cases.edges[0].node.id).toBe(newer.id);
+  });
+
+  it('orders cases opened in the same instant in a fixed order, without skipping any', async () => {
+    const fresh = await anAgency(hub, 'RESCUE_STATION', '株洲市救助管理站', '430202', 'ZZ');
+    for (let i = 0; i < 4; i++) await openCaseFor(hub, fresh.token, {});
+    await hub.hub.db.query(`UPDATE rescue_case SET opened_at = '2026-01-01T00:00:00+08:00' WHERE station_id = $1`, [uuidOf(fresh.id)]);
+    const ids: string[] = [];
+    let after: string | null = null;
+    for (let i = 0; i < 4; i++) {
+      const { cases }: Awaited<ReturnType<typeof page>> = await page({ first: 1, after }, fresh.token);
+      ids.push(cases.edges[0].node.id);
+      after = cases.pageInfo.endCursor;
+    }
+    expect(new Set(ids).size).toBe(4);
+    const all = (await page({ first: 4 }, fresh.token)).cases.edges.map((e) => e.node.id);
+    expect(ids).toEqual(all);
+  });
+
+  it.each([0, -1, 101])('refuses first: %i (BAD_USER_INPUT on first)', async (first) => {
+    const res = await hub.request(CasesDocument, { first }, station.token);
+    expect(errorOf(res)).toMatchObject({ code: 'BAD_USER_INPUT', field: 'first' });
+  });
+
+  it('accepts first: 100 and defaults to 20', async () => {
+    expect((await page({ first: 100 })).cases.edges).toHaveLength(50);
+    expect((await page({})).cases.edges).toHaveLength(20);
+  });
+
+  it('refuses a cursor it did not issue (BAD_USER_INPUT on after)', async () => {
+    const res = await hub.request(CasesDocument, { first: 5, after: 'not-a-cursor' }, station.token);
+    expect(errorOf(res)).toMatchObject({ code: 'BAD_USER_INPUT', field: 'after' });
+  });
+
+  it('shows a station only its own cases, whatever the filter', async () => {
+    const theirs = (await page({ first: 100 }, otherStation.token)).cases;
+    expect(theirs.totalCount).toBe(3);
+    expect(theirs.edges.every((e) => e.node.station.id === otherStation.id)).toBe(true);
+    const peeking = (await page({ first: 100, filter: { stationId: station.id } }, otherStation.token)).cases;
+    expect(peeking).toMatchObject({ totalCount: 0, edges: [] });
+  });
+
+  it('shows the police only the cases of persons they are party to', async () => {
+    expect((await page({ first: 100 }, police.token)).cases.totalCount).toBe(0);
+    // One person the police bring in and hand over (the case is broughtBy them) ...
+    const escort = (
+      await hub.ok(
+        LogEscortedPersonDocument,
+        { input: { stationId: otherStation.id, foundAt: '火车站', escortNames: ['李警官'], person: { gender: 'MALE' } } },
+        police.token,
+      )
+    ).logEscortedPerson;
+    const { confirmReceipt } = await hub.ok(ConfirmReceiptDocument, { input: { referralId: escort.id } }, otherStation.token);
+    expect(confirmReceipt.case?.broughtBy?.id).toBe(police.id);
+    // ... and one registered at the desk while the police still hold them.
+    const held = (
+      await hub.ok(
+        LogEscortedPersonDocument,
+        { input: { stationId: otherStation.id, foundAt: '汽车站', escortNames: ['王警官'], person: { gender: 'FEMALE' } } },
+        police.token,
+      )
+    ).logEscortedPerson;
+    const { openCase } = await hub.ok(
+      OpenCaseDocument,
+      { input: { intakeChannel: 'POLICE_ESCORT', personId: held.person.id } },
+      otherStation.token,
+    );
+    const seen = (await page({ first: 100 }, police.token)).cases;
+    expect(seen.totalCount).toBe(2);
+    expect(seen.edges.map((e) => e.node.id).sort()).toEqual([confirmReceipt.case!.id, openCase.id].sort());
+  });
+
+  it('filters by status', async () => {
+    await hub.ok(CloseCaseDocument, { input: { caseId: caseIds[0], outcome: 'LEFT_VOLUNTARILY' } }, station.token);
+    const closed = (await page({ first: 100, filter: { status: 'CLOSED' } })).cases;
+    expect(closed.edges.map((e) => e.node.id)).toEqual([caseIds[0]]);
+    expect((await page({ first: 100, filter: { status: 'OPEN' } })).cases.totalCount).toBe(49);
+  });
+
+  it('is UNAUTHENTICATED without a token', async () => {
+    expect(codeOf(await hub.request(CasesDocument, { first: 5 }))).toBe('UNAUTHENTICATED');
+  });
+});
+
+describe('batching (DataLoaders)', () => {
+  it('loads a page of 50 cases with person, custodian and station in as many SQL statements as a page of 10', async () => {
+    await hub.request(CasesWithPeopleDocument, { first: 1 }, station.token); // warm up
+    let ten: GraphQLResponse<CasesWithPeopleQuery> | undefined;
+    let fifty: GraphQLResponse<CasesWithPeopleQuery> | undefined;
+    const s10 = await statementsDuring(async () => (ten = await hub.request(CasesWithPeopleDocument, { first: 10 }, station.token)));
+    const s50 = await statementsDuring(async () => (fifty = await hub.request(CasesWithPeopleDocument, { first: 50 }, station.token)));
+    expect(ten!.errors).toBeUndefined();
+    expect(fifty!.errors).toBeUndefined();
+    const edges = fifty!.data!.cases.edges;
+    expect(edges).toHaveLength(50);
+    expect(edges.filter((e) => e.node.person.custodian?.id === station.id).length).toBeGreaterThanOrEqual(49);
+    expect(edges.every((e) => e.node.station.id === station.id)).toBe(true);
+    expect(s10.length).toBeGreaterThan(3); // the counter sees the hub's statements
+    expect(s50.length).toBe(s10.length);
+    expect(s50.length).toBeLessThan(20);
+  });
+
+  it('writes the reads of a whole page to the audit log in one INSERT', async () => {
+    let requestId = '';
+    const statements = await statementsDuring(async () => {
+      const res = await fetch(hub.url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${station.token}` },
+        body: JSON.stringify({
+          query: 'query { cases(first: 50) { edges { node { person { id idNumber } } } } }',
+        }),
+      });
+      requestId = res.headers.get('x-request-id') ?? '';
+      expect(res.status).toBe(200);
+    });
+    expect(statements.filter((s) => /INSERT\s+INTO\s+"?audit_log/i.test(s))).toHaveLength(1);
+    const rows: { action: string; n: number }[] = await hub.hub.db.query(
+      `SELECT action, count(DISTINCT subject_id)::int AS n FROM audit_log WHERE request_id = $1 GROUP BY action ORDER BY action`,
+      [requestId],
+    );
+    expect(rows).toEqual([{ action: 'person.read', n: 50 }]);
+  });
+});
