@@ -39,7 +39,7 @@ const READS = Symbol('audit.reads');
  */
 export function noteRead(
   ctx: RequestContext,
-  action: 'person.read' | 'person.idNumber.reveal' | 'person.diagnoses.read',
+  action: 'person.read' | 'person.idNumber.reveal' | 'person.diagnoses.read' | 'person.auditTrail.read',
   personId: string,
 ): void {
   let reads = ctx.memo.get(READS) as Set<string> | undefined;

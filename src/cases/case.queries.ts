@@ -2,7 +2,7 @@ import { Field, Int, ObjectType } from 'type-graphql';
 import { PARTY_SQL } from '../access/access.policy';
 import { AgencyKind, requireAuthenticated } from '../auth/actor';
 import type { RequestContext } from '../auth/context';
-import { decodeCursor, encodeCursor, pageSize, uuidOf } from '../shared/relay';
+import { decodeKeysetCursor, encodeCursor, pageSize, uuidOf } from '../shared/relay';
 import { PageInfo } from '../shared/page-info';
 import { caseLoaders } from './case.loaders';
 import type { CaseFilter } from './case.input';
@@ -57,7 +57,7 @@ export async function listCases(
   const countParams = [...params];
   let page = base;
   if (after) {
-    const [at, id] = decodeCursor(after);
+    const { at, id } = decodeKeysetCursor(after);
     page += ` AND (c.opened_at, c.id) < (${p(at)}::timestamptz, ${p(id)}::uuid)`;
   }
   const [ids, [{ n }]] = await Promise.all([

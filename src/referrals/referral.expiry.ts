@@ -14,12 +14,15 @@ const EXPIRE = TRANSITIONS.find((t) => t.action === 'expire')!;
  */
 export async function sweepExpired(db: DataSource, batch = 200): Promise<number> {
   return inTransaction(db, async (tx) => {
+    // Wrapped in a SELECT: TypeORM returns [rows, rowCount] for a bare UPDATE ... RETURNING, not the rows.
     const rows: { id: string; person_id: string }[] = await tx.query(
-      `UPDATE referral SET status = $1, version = version + 1, updated_at = now()
-        WHERE id IN (SELECT id FROM referral
-                      WHERE status = ANY($2::referral_status[]) AND respond_by < now()
-                      ORDER BY respond_by LIMIT $3 FOR UPDATE SKIP LOCKED)
-        RETURNING id, person_id`,
+      `WITH expired AS (
+         UPDATE referral SET status = $1, version = version + 1, updated_at = now()
+          WHERE id IN (SELECT id FROM referral
+                        WHERE status = ANY($2::referral_status[]) AND respond_by < now()
+                        ORDER BY respond_by LIMIT $3 FOR UPDATE SKIP LOCKED)
+          RETURNING id, person_id)
+       SELECT id, person_id FROM expired`,
       [EXPIRE.to, EXPIRE.from, batch],
     );
     if (rows.length === 0) return 0;

@@ -2,7 +2,7 @@ import { Field, Int, ObjectType } from 'type-graphql';
 import { requireAuthenticated } from '../auth/actor';
 import type { RequestContext } from '../auth/context';
 import { PageInfo } from '../shared/page-info';
-import { decodeCursor, encodeCursor, pageSize } from '../shared/relay';
+import { decodeKeysetCursor, encodeCursor, pageSize } from '../shared/relay';
 import { Referral } from './referral.entity';
 import { ReferralDirection, type ReferralFilter } from './referral.input';
 import { referralLoaders } from './referral.loaders';
@@ -57,7 +57,7 @@ export async function listReferrals(
   const countParams = [...params];
   let page = base;
   if (after) {
-    const [at, id] = decodeCursor(after);
+    const { at, id } = decodeKeysetCursor(after);
     page += ` AND (r.created_at, r.id) < (${p(at)}::timestamptz, ${p(id)}::uuid)`;
   }
   const [ids, [{ n }]] = await Promise.all([

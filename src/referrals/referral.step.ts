@@ -57,6 +57,11 @@ export async function step(
 ): Promise<Referral> {
   const actor = requireAgency(ctx.actor);
   const id = uuidOf('Referral', referralGlobalId, 'input.referralId');
+  // Need to know is checked before the transaction: the policy reads through its own pool connection, and
+  // taking a second connection while holding the row lock lets poolSize concurrent steps wait on each other
+  // until the pool times out. A referral's person never changes, and a party stays a party.
+  const target = await ctx.db.getRepository(Referral).findOne({ where: { id }, select: { id: true, personId: true } });
+  if (!target || !(await ctx.access.visiblePersons(ctx, [target.personId])).has(target.personId)) throw notFound('Referral');
   return inTransaction(ctx.db, async (tx) => {
     const referral = await tx
       .getRepository(Referral)
@@ -64,7 +69,7 @@ export async function step(
       .setLock('pessimistic_write')
       .where('r.id = :id', { id })
       .getOne();
-    if (!referral || !(await ctx.access.visiblePersons(ctx, [referral.personId])).has(referral.personId)) throw notFound('Referral');
+    if (!referral) throw notFound('Referral');
     if (expectedVersion != null && expectedVersion !== referral.version) {
       throw conflict('The referral changed since you read it.', { version: referral.version, status: referral.status });
     }

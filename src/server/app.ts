@@ -17,6 +17,7 @@ import { authenticate } from '../auth/authenticate';
 import type { HubSettings, RequestContext } from '../auth/context';
 import { bearerToken } from '../auth/token';
 import { createDataSource } from '../db/data-source';
+import { EventFeed } from '../events/event-feed';
 import { startExpirySweep } from '../referrals/referral.expiry';
 import type { Config } from '../shared/config';
 import type { Logger } from '../shared/logger';
@@ -52,6 +53,7 @@ export async function startHub(opts: HubOptions): Promise<Hub> {
   const { config, logger } = opts;
   const db = createDataSource({ url: opts.databaseUrl, entities: ENTITIES, poolSize: config.poolSize });
   await db.initialize();
+  let feed: EventFeed | undefined;
   try {
     if (config.migrate) {
       const applied = await db.runMigrations({ transaction: 'each' });
@@ -61,6 +63,16 @@ export async function startHub(opts: HubOptions): Promise<Hub> {
     }
     const settings: HubSettings = { config, idNumberKey: opts.idNumberKey };
     const schema = await createSchema();
+    // One LISTENing connection per process fans committed events out to this process's subscribers.
+    feed = new EventFeed({
+      db,
+      databaseUrl: opts.databaseUrl,
+      logger,
+      pollMs: config.eventPollMs,
+      bufferSize: config.subscriptionBuffer,
+    });
+    await feed.start();
+    const events = feed;
     const adminToken = opts.adminToken;
 
     /** `actor`: the authentication the rate limiter already started for this request, if any. */
@@ -172,11 +184,13 @@ export async function startHub(opts: HubOptions): Promise<Hub> {
         (stopping ??= (async () => {
           stopSweep();
           await ws.close();
+          await events.stop();
           await apollo.stop(); // stops accepting, lets in-flight requests finish (drain plugin)
           await db.destroy();
         })()),
     };
   } catch (err) {
+    await feed?.stop().catch(() => undefined);
     await db.destroy().catch(() => undefined);
     throw err;
   }

@@ -16,6 +16,11 @@ import {
   ReferralEventResolver,
   ReferralResolver,
 } from '../referrals/referral.resolver';
+import { AuditResolver } from '../audit/audit.resolver';
+import { StationReportResolver } from '../reports/station-report.resolver';
+import { refusingPubSub } from '../events/refusing-pubsub';
+import { ReferralEventsSubscription } from '../referrals/referral-events.resolver';
+import { OccupancyResolver } from '../reports/occupancy.resolver';
 import { NodeResolver } from './node.resolver';
 
 // eslint-disable-next-line @typescript-eslint/no-unsafe-function-type
@@ -35,6 +40,10 @@ export const RESOLVERS: NonEmptyArray<Function> = [
   CustodyReferralResolver,
   DiagnosisResolver,
   BedAssignmentResolver,
+  StationReportResolver,
+  AuditResolver,
+  ReferralEventsSubscription,
+  OccupancyResolver,
 ];
 
 export const SCHEMA_FILE = path.join(__dirname, '..', '..', 'schema', 'schema.graphql');
@@ -47,6 +56,8 @@ export async function createSchema(): Promise<GraphQLSchema> {
   return buildSchema({
     resolvers: RESOLVERS,
     scalarsMap: [{ type: Date, scalar: DateTimeScalar }],
+    // Every subscription brings its own stream (src/events); type-graphql's PubSub must never carry one.
+    pubSub: refusingPubSub,
     // Inputs are checked by hand in the services so that every rejection names its field
     // (BAD_USER_INPUT + extensions.field); class-validator's error would echo the input back.
     validate: false,

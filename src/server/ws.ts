@@ -7,6 +7,8 @@ import type { DataSource } from 'typeorm';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { Actor } from '../auth/actor';
 import { activeAccountIds } from '../auth/authenticate';
+import { flushReads } from '../audit/audit.service';
+import { bindConnection } from '../events/connection';
 import type { RequestContext } from '../auth/context';
 import type { Config } from '../shared/config';
 import type { Logger } from '../shared/logger';
@@ -134,9 +136,24 @@ export function attachWebSocket(opts: {
       async context(ctx) {
         const base = await opts.makeContext(undefined);
         // The agency is fixed for the connection (checked in onConnect).
-        return { ...base, actor: ctx.extra.actor ?? { kind: 'anonymous' } } satisfies RequestContext;
+        const context = { ...base, actor: ctx.extra.actor ?? { kind: 'anonymous' } } satisfies RequestContext;
+        // A subscription too slow to keep up ends its own connection (src/events).
+        bindConnection(context, (code, reason) => ctx.extra.socket.close(code, reason));
+        return context;
       },
-      onNext(_ctx, _id, _payload, _args, result) {
+      async onNext(_ctx, _id, _payload, args, result) {
+        // A subscription's context lasts as long as the operation: its reads are audited with each payload (HTTP:
+        // at the end of the request), before it is sent, and its loaders start afresh so the next payload reads
+        // current rows. A read that cannot be audited is not sent.
+        const context = args.contextValue as RequestContext;
+        try {
+          await flushReads(context);
+        } catch (err) {
+          logger.error({ err: { name: (err as Error).name, message: (err as Error).message } }, 'audit of a WebSocket payload failed');
+          throw new Error('The hub could not audit this read; nothing was sent. Try again shortly.');
+        } finally {
+          context.memo.clear();
+        }
         if (!('errors' in result) || !result.errors) return result;
         const errors = result.errors.map((e) => {
           const f = maskError(e.toJSON());

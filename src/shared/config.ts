@@ -35,6 +35,12 @@ export interface Config {
   rateLimitBurst: number;
   /** How often each process re-checks the accounts behind its open WebSockets for revocation. */
   wsAccountRecheckMs: number;
+  /** Events one subscription may have waiting; a subscriber that falls further behind is disconnected (src/events). */
+  subscriptionBuffer: number;
+  /** Safety net: how often each process reads new events even without a NOTIFY wake-up. */
+  eventPollMs: number;
+  /** How often occupancy subscriptions re-count without any event (overdue cases grow with the clock). */
+  occupancyRefreshMs: number;
 }
 
 export type ReferralKindName =
@@ -155,5 +161,8 @@ export function loadConfig(env: Env = process.env): Config {
     // Default: up to 100 requests at once (never more than a minute's worth), then the steady rate.
     rateLimitBurst: int(env, 'HUB_RATE_LIMIT_BURST', Math.min(100, rateLimitPerMinute), 1, 10_000_000),
     wsAccountRecheckMs: env.HUB_WS_ACCOUNT_RECHECK ? parseDuration('HUB_WS_ACCOUNT_RECHECK', env.HUB_WS_ACCOUNT_RECHECK) : 5_000,
+    subscriptionBuffer: int(env, 'HUB_SUBSCRIPTION_BUFFER', 1_000, 1, 1_000_000),
+    eventPollMs: env.HUB_EVENT_POLL ? parseDuration('HUB_EVENT_POLL', env.HUB_EVENT_POLL) : 5_000,
+    occupancyRefreshMs: env.HUB_OCCUPANCY_REFRESH ? parseDuration('HUB_OCCUPANCY_REFRESH', env.HUB_OCCUPANCY_REFRESH) : 60_000,
   };
 }

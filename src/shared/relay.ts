@@ -58,3 +58,20 @@ export function decodeCursor(cursor: string, field = 'after'): (string | number)
   }
   throw badInput(field, 'Not a cursor returned by this hub.');
 }
+
+/** PostgreSQL's own text form of a timestamptz, as our keyset cursors carry it (microseconds kept). */
+const PG_TIMESTAMPTZ = /^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01]) ([01]\d|2[0-3]):[0-5]\d:[0-5]\d(\.\d{1,6})?[+-]\d{2}(:\d{2})?$/;
+
+/**
+ * A (timestamp, id) keyset cursor as issued by a connection of this hub.
+ * Anything else — even one that decodes — is BAD_USER_INPUT on `after`,
+ * never a database error.
+ */
+export function decodeKeysetCursor(after: string): { at: string; id: string } {
+  const parts = decodeCursor(after);
+  const [at, id] = parts;
+  if (parts.length !== 2 || typeof at !== 'string' || typeof id !== 'string' || !PG_TIMESTAMPTZ.test(at) || !UUID.test(id)) {
+    throw badInput('after', 'Not a cursor returned by this hub.');
+  }
+  return { at, id };
+}

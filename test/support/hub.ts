@@ -16,6 +16,8 @@ export interface TestHub {
   url: string;
   hub: Hub;
   adminToken: string;
+  /** The hub's ID-number key: a second process on the same database needs the same one. */
+  idNumberKey: Buffer;
   database: TestDatabase;
   /** Every line the hub logged, for tests that check what never reaches a log. */
   logLines: string[];
@@ -30,6 +32,7 @@ export interface TestHub {
 export async function startTestHub(env: Record<string, string> = {}): Promise<TestHub> {
   const database = await createTestDatabase();
   const adminToken = `admin_${randomBytes(24).toString('hex')}`;
+  const idNumberKey = randomBytes(32);
   const logLines: string[] = [];
   const sink = new Writable({
     write(chunk, _enc, cb) {
@@ -52,7 +55,7 @@ export async function startTestHub(env: Record<string, string> = {}): Promise<Te
     logger: createLogger(config.logLevel, sink),
     databaseUrl: database.url,
     adminToken,
-    idNumberKey: randomBytes(32),
+    idNumberKey,
   });
   const request = async <R, V>(doc: TypedDocumentNode<R, V>, variables?: V, token?: string) => {
     const res = await fetch(hub.url, {
@@ -66,6 +69,7 @@ export async function startTestHub(env: Record<string, string> = {}): Promise<Te
     url: hub.url,
     hub,
     adminToken,
+    idNumberKey,
     database,
     logLines,
     request,
@@ -79,6 +83,30 @@ export async function startTestHub(env: Record<string, string> = {}): Promise<Te
       await database.stop();
     },
   };
+}
+
+/**
+ * Another hub process on the same database (same administrator token and
+ * ID-number key), as a second instance behind a load balancer would be. Stop
+ * it before the first hub, which owns the database.
+ */
+export async function startAnotherHub(first: TestHub, env: Record<string, string> = {}): Promise<Hub> {
+  const config = loadConfig({
+    PORT: '0',
+    HOST: '127.0.0.1',
+    LOG_LEVEL: 'silent',
+    HUB_EXPIRY_SWEEP: '1h',
+    HUB_RATE_LIMIT_PER_MINUTE: '10000000',
+    HUB_RATE_LIMIT_BURST: '10000000',
+    ...env,
+  });
+  return startHub({
+    config,
+    logger: createLogger(config.logLevel),
+    databaseUrl: first.database.url,
+    adminToken: first.adminToken,
+    idNumberKey: first.idNumberKey,
+  });
 }
 
 /** The contract's error code of the first error. */
