@@ -14,6 +14,7 @@ export interface FeedEvent {
   occurredAt: Date;
   actorAccountId: string | null;
   actorAgencyId: string | null;
+  note: string | null;
   /** Requester, sender, receiver and escort: who receives the event. */
   parties: string[];
   /** Agencies whose occupancy the event may change: the parties, the station of the referral's case and of the person's open case. */
@@ -28,6 +29,7 @@ interface EventRow {
   occurred_at: Date;
   actor_account_id: string | null;
   actor_agency_id: string | null;
+  note: string | null;
   requested_by_id: string;
   from_agency_id: string;
   to_agency_id: string;
@@ -45,7 +47,7 @@ interface EventRow {
  */
 export async function readEvents(db: DataSource, afterSeq: number, limit: number, agencyId: string | null = null): Promise<FeedEvent[]> {
   const rows: EventRow[] = await db.query(
-    `SELECT e.seq, e.referral_id, e.type, e.status, e.occurred_at, e.actor_account_id, e.actor_agency_id,
+    `SELECT e.seq, e.referral_id, e.type, e.status, e.occurred_at, e.actor_account_id, e.actor_agency_id, e.note,
             r.requested_by_id, r.from_agency_id, r.to_agency_id, r.escort_agency_id,
             rc.station_id AS case_station_id, oc.station_id AS open_case_station_id
        FROM referral_event e
@@ -71,6 +73,7 @@ export async function readEvents(db: DataSource, afterSeq: number, limit: number
       occurredAt: r.occurred_at,
       actorAccountId: r.actor_account_id,
       actorAgencyId: r.actor_agency_id,
+      note: r.note,
       parties,
       touches: [...touches],
     };

@@ -20,14 +20,16 @@ export interface NewReferralEvent {
   status: string;
   actorAccountId: string | null;
   actorAgencyId: string | null;
+  /** The acting agency's note with the step, kept with the hand-off record. */
+  note?: string | null;
 }
 
 export async function appendReferralEvents(tx: EntityManager, events: NewReferralEvent[]): Promise<{ seq: number; occurredAt: Date }[]> {
   if (events.length === 0) return [];
   await tx.query('SELECT pg_advisory_xact_lock($1)', [EVENT_ORDER_LOCK]);
   const rows: { seq: number; occurred_at: Date }[] = await tx.query(
-    `INSERT INTO referral_event (referral_id, type, status, actor_account_id, actor_agency_id)
-     SELECT * FROM unnest($1::uuid[], $2::referral_event_type[], $3::referral_status[], $4::uuid[], $5::uuid[])
+    `INSERT INTO referral_event (referral_id, type, status, actor_account_id, actor_agency_id, note)
+     SELECT * FROM unnest($1::uuid[], $2::referral_event_type[], $3::referral_status[], $4::uuid[], $5::uuid[], $6::varchar[])
      RETURNING seq, occurred_at`,
     [
       events.map((e) => e.referralId),
@@ -35,6 +37,7 @@ export async function appendReferralEvents(tx: EntityManager, events: NewReferra
       events.map((e) => e.status),
       events.map((e) => e.actorAccountId),
       events.map((e) => e.actorAgencyId),
+      events.map((e) => e.note ?? null),
     ],
   );
   // Delivered by PostgreSQL only at commit, and not at all on rollback.

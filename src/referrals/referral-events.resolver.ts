@@ -48,6 +48,7 @@ export class ReferralEventsSubscription {
       occurredAt: e.occurredAt,
       actorAccountId: e.actorAccountId,
       actorAgencyId: e.actorAgencyId,
+      note: e.note,
     });
   }
 }

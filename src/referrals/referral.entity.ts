@@ -232,4 +232,8 @@ export class ReferralEvent {
 
   @Column({ name: 'actor_agency_id', type: 'uuid', nullable: true })
   actorAgencyId!: string | null;
+
+  @Field(() => String, { nullable: true, description: 'What the acting agency wrote with this step (the note of the action).' })
+  @Column({ type: 'varchar', length: 2000, nullable: true })
+  note!: string | null;
 }

@@ -30,7 +30,7 @@ import {
 import { loadVisibleReferral, referralLoaders } from './referral.loaders';
 import { availableActions } from './referral.machine';
 import { listReferrals, ReferralConnection } from './referral.queries';
-import { bedDetails, diagnosisDetails, dispatchDetails, partiesOf, step } from './referral.step';
+import { bedDetails, diagnosisDetails, dispatchDetails, noteDetails, partiesOf, step } from './referral.step';
 
 @Resolver(() => Referral)
 export class ReferralResolver {
@@ -70,17 +70,17 @@ export class ReferralResolver {
 
   @Mutation(() => Referral, { description: 'receiving agency' })
   acceptReferral(@Ctx() ctx: RequestContext, @Arg('input', () => ReferralActionInput) input: ReferralActionInput): Promise<Referral> {
-    return step(ctx, 'accept', input.referralId, input.expectedVersion);
+    return step(ctx, 'accept', input.referralId, input.expectedVersion, noteDetails(input.note));
   }
 
   @Mutation(() => Referral, { description: 'receiving agency' })
   rejectReferral(@Ctx() ctx: RequestContext, @Arg('input', () => RejectReferralInput) input: RejectReferralInput): Promise<Referral> {
-    return step(ctx, 'reject', input.referralId, input.expectedVersion, { rejectionReason: input.reason });
+    return step(ctx, 'reject', input.referralId, input.expectedVersion, { rejectionReason: input.reason, ...noteDetails(input.note) });
   }
 
   @Mutation(() => Referral, { description: 'requesting agency, before arrival' })
   cancelReferral(@Ctx() ctx: RequestContext, @Arg('input', () => ReferralActionInput) input: ReferralActionInput): Promise<Referral> {
-    return step(ctx, 'cancel', input.referralId, input.expectedVersion);
+    return step(ctx, 'cancel', input.referralId, input.expectedVersion, noteDetails(input.note));
   }
 
   @Mutation(() => Referral, { description: 'current custodian: the person leaves with the named escorts' })
@@ -96,7 +96,7 @@ export class ReferralResolver {
 
   @Mutation(() => Referral, { description: 'receiving agency: the person arrived; custody passes' })
   confirmReceipt(@Ctx() ctx: RequestContext, @Arg('input', () => ReferralActionInput) input: ReferralActionInput): Promise<Referral> {
-    return step(ctx, 'confirmReceipt', input.referralId, input.expectedVersion);
+    return step(ctx, 'confirmReceipt', input.referralId, input.expectedVersion, noteDetails(input.note));
   }
 
   @Mutation(() => Referral, { description: 'psychiatric hospital holding the person' })

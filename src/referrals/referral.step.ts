@@ -31,6 +31,8 @@ export function partiesOf(referral: Referral, agencyId: string, custodianId: str
 }
 
 export interface StepDetails {
+  /** Kept on the step's event (ReferralEvent.note). */
+  note?: string | null;
   rejectionReason?: Referral['rejectionReason'];
   escortAgencyId?: string | null;
   escortNames?: string[];
@@ -106,7 +108,14 @@ async function applyTransition(
   await tx.getRepository(Referral).save(referral);
   await appendAudit(tx, ctx, [{ action: `referral.${t.action}`, subjectType: 'Person', subjectId: referral.personId }]);
   await appendReferralEvents(tx, [
-    { referralId: referral.id, type: t.event, status: referral.status, actorAccountId: actor.accountId, actorAgencyId: actor.agencyId },
+    {
+      referralId: referral.id,
+      type: t.event,
+      status: referral.status,
+      actorAccountId: actor.accountId,
+      actorAgencyId: actor.agencyId,
+      note: d.note ?? null,
+    },
   ]);
 }
 
@@ -179,6 +188,11 @@ export function dispatchDetails(
     escortAgencyId: escortAgencyId ? uuidOf('Agency', escortAgencyId, 'input.escortAgencyId') : null,
     escortNames: check('input.escortNames', names),
   };
+}
+
+/** The optional note of an action, checked like every other text input. */
+export function noteDetails(note: string | null | undefined): StepDetails {
+  return { note: optionalText('input.note', note, 2000) };
 }
 
 export function diagnosisDetails(code: string, summary: string | null | undefined): StepDetails {

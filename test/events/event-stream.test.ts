@@ -12,6 +12,7 @@ function aDatabase() {
     occurredAt: new Date(0),
     actorAccountId: null,
     actorAgencyId: null,
+    note: null,
     parties: ['x'],
     touches: ['x'],
   });

@@ -55,10 +55,18 @@ describe("the second seed's case, end to end", () => {
     const rejected = (
       await hub.ok(
         RejectReferralDocument,
-        { input: { referralId: escort.id, reason: 'NEEDS_PSYCHIATRIC_EVALUATION', expectedVersion: escort.version } },
+        {
+          input: {
+            referralId: escort.id,
+            reason: 'NEEDS_PSYCHIATRIC_EVALUATION',
+            expectedVersion: escort.version,
+            note: '疑似精神障碍，请先送医鉴定',
+          },
+        },
         a.station.token,
       )
     ).rejectReferral;
+    expect(rejected.history.at(-1)).toMatchObject({ type: 'REJECTED', note: '疑似精神障碍，请先送医鉴定' });
     expect(rejected).toMatchObject({
       status: 'REJECTED',
       rejectionReason: 'NEEDS_PSYCHIATRIC_EVALUATION',
