@@ -1,0 +1,150 @@
+import { Client } from 'pg';
+import { gql, globalId } from './client';
+import { checkLedger } from './generate';
+import { percentile, rssSampler } from './load';
+
+/**
+ * Workload 3: the hand-off cycle request → accept → dispatch → confirmReceipt,
+ * as whole cycles per second. Each worker drives its own person: a
+ * PSYCHIATRIC_EVALUATION from the station to a hospital, then a
+ * RETURN_TO_STATION back, and so on; the custody ledger must follow.
+ */
+
+export interface HandoffPerson {
+  personId: string;
+  stationId: string;
+  hospitalId: string;
+  stationToken: string;
+  hospitalToken: string;
+  /** Where the person is now; kept across runs. */
+  at: 'station' | 'hospital';
+}
+
+export interface CycleResult {
+  referralId: string;
+  /** ms from the request to the receipt's answer. */
+  ms: number;
+  /** Response time (performance.now()) and type of each step, for the subscription workload. */
+  steps: { type: 'REQUESTED' | 'ACCEPTED' | 'DISPATCHED' | 'RECEIVED'; respondedAt: number }[];
+}
+
+const REQUEST = `mutation BenchRequest($input: RequestReferralInput!) { requestReferral(input: $input) { id status } }`;
+const ACCEPT = `mutation BenchAccept($input: ReferralActionInput!) { acceptReferral(input: $input) { id status } }`;
+const DISPATCH = `mutation BenchDispatch($input: DispatchReferralInput!) { dispatchReferral(input: $input) { id status } }`;
+const RECEIVE = `mutation BenchReceive($input: ReferralActionInput!) { confirmReceipt(input: $input) { id status } }`;
+
+type Answer<K extends string> = Record<K, { id: string; status: string }>;
+
+/** One whole cycle for one person; throws when any step does not end in the expected status. */
+export async function cycle(url: string, p: HandoffPerson): Promise<CycleResult> {
+  const t0 = performance.now();
+  const toHospital = p.at === 'station';
+  const [sender, receiver] = toHospital ? [p.stationToken, p.hospitalToken] : [p.hospitalToken, p.stationToken];
+  const expect = (what: string, got: { status: string }, status: string) => {
+    if (got.status !== status) throw new Error(`${what}: expected ${status}, got ${got.status}`);
+  };
+  const steps: CycleResult['steps'] = [];
+  const r = await gql<Answer<'requestReferral'>>(url, sender, REQUEST, {
+    input: {
+      personId: globalId('Person', p.personId),
+      kind: toHospital ? 'PSYCHIATRIC_EVALUATION' : 'RETURN_TO_STATION',
+      toAgencyId: globalId('Agency', toHospital ? p.hospitalId : p.stationId),
+      reason: toHospital ? 'bench: evaluation' : 'bench: back to the station',
+    },
+  });
+  steps.push({ type: 'REQUESTED', respondedAt: performance.now() });
+  expect('requestReferral', r.requestReferral, 'REQUESTED');
+  const referralId = r.requestReferral.id;
+  const a = await gql<Answer<'acceptReferral'>>(url, receiver, ACCEPT, { input: { referralId } });
+  steps.push({ type: 'ACCEPTED', respondedAt: performance.now() });
+  expect('acceptReferral', a.acceptReferral, 'ACCEPTED');
+  const d = await gql<Answer<'dispatchReferral'>>(url, sender, DISPATCH, { input: { referralId, escortNames: ['王站员'] } });
+  steps.push({ type: 'DISPATCHED', respondedAt: performance.now() });
+  expect('dispatchReferral', d.dispatchReferral, 'IN_TRANSIT');
+  const c = await gql<Answer<'confirmReceipt'>>(url, receiver, RECEIVE, { input: { referralId } });
+  steps.push({ type: 'RECEIVED', respondedAt: performance.now() });
+  expect('confirmReceipt', c.confirmReceipt, 'RECEIVED');
+  p.at = toHospital ? 'hospital' : 'station';
+  return { referralId, ms: performance.now() - t0, steps };
+}
+
+export interface HandoffMeasurement {
+  workers: number;
+  cyclesPerSecond: number;
+  /** Per whole cycle (4 mutations), ms. */
+  p50Ms: number;
+  p99Ms: number;
+  cycles: number;
+  failures: string[];
+  rssMb: number | null;
+}
+
+/** `workers` concurrent workers, one person each, for `seconds`; a worker whose cycle fails stops (its person's state is unknown). */
+export async function runHandoff(
+  url: string,
+  persons: HandoffPerson[],
+  workers: number,
+  seconds: number,
+  pid?: number,
+): Promise<HandoffMeasurement> {
+  if (persons.length < workers) throw new Error(`hand-off: ${workers} workers need ${workers} persons, have ${persons.length}`);
+  const stop = rssSampler(pid);
+  const deadline = performance.now() + seconds * 1000;
+  const times: number[] = [];
+  const failures: string[] = [];
+  const t0 = performance.now();
+  await Promise.all(
+    persons.slice(0, workers).map(async (p) => {
+      while (performance.now() < deadline) {
+        try {
+          times.push((await cycle(url, p)).ms);
+        } catch (err) {
+          failures.push(`${p.personId}: ${(err as Error).message}`);
+          return;
+        }
+      }
+    }),
+  );
+  const elapsed = (performance.now() - t0) / 1000;
+  times.sort((x, y) => x - y);
+  return {
+    workers,
+    cyclesPerSecond: times.length / elapsed,
+    p50Ms: percentile(times, 50),
+    p99Ms: percentile(times, 99),
+    cycles: times.length,
+    failures,
+    rssMb: stop(),
+  };
+}
+
+/**
+ * After the runs: every referral the workers created is RECEIVED, each
+ * person's open custody record names the agency the worker left them at,
+ * and the whole ledger's invariants hold (bench/generate.ts checkLedger).
+ */
+export async function checkHandoffs(databaseUrl: string, persons: HandoffPerson[], since: Date, cycles: number): Promise<string[]> {
+  const problems = await checkLedger(databaseUrl);
+  const client = new Client({ connectionString: databaseUrl });
+  await client.connect();
+  try {
+    const ids = persons.map((p) => p.personId);
+    const { rows } = await client.query<{ n: string; received: string }>(
+      `SELECT count(*) AS n, count(*) FILTER (WHERE status = 'RECEIVED') AS received FROM referral WHERE person_id = ANY($1) AND created_at >= $2`,
+      [ids, since],
+    );
+    const n = Number(rows[0].n);
+    if (n !== cycles) problems.push(`${n} referrals created for ${cycles} cycles`);
+    if (Number(rows[0].received) !== n) problems.push(`${n - Number(rows[0].received)} bench referrals not RECEIVED`);
+    const held = await client.query<{ person_id: string; holder_id: string }>(
+      `SELECT person_id, holder_id FROM custody_record WHERE person_id = ANY($1) AND to_at IS NULL`,
+      [ids],
+    );
+    const holder = new Map(held.rows.map((r) => [r.person_id, r.holder_id]));
+    const wrong = persons.filter((p) => holder.get(p.personId) !== (p.at === 'station' ? p.stationId : p.hospitalId));
+    if (wrong.length) problems.push(`${wrong.length} bench persons held by another agency than the one their last hand-off reached`);
+    return problems;
+  } finally {
+    await client.end();
+  }
+}

@@ -1,0 +1,86 @@
+import fs from 'node:fs';
+import autocannon from 'autocannon';
+
+/** One measured run: requests per second, latency percentiles, the server's peak memory. */
+export interface Measurement {
+  connections: number;
+  /** Completed requests per second over the run (or cycles / events per second where the workload says so). */
+  rps: number;
+  p50Ms: number;
+  p99Ms: number;
+  requests: number;
+  errors: number;
+  non2xx: number;
+  /** The server process's peak resident memory during the run, MB. */
+  rssMb: number | null;
+}
+
+export interface HttpRequest {
+  body: string;
+  headers: Record<string, string>;
+}
+
+/** VmRSS of a process in MB (Linux), or null when it cannot be read. */
+export function rssMb(pid: number | undefined): number | null {
+  if (!pid) return null;
+  try {
+    const m = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) / 1024 : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Samples a process's RSS every 200 ms until stopped; returns the peak. */
+export function rssSampler(pid: number | undefined): () => number | null {
+  let peak = rssMb(pid);
+  const timer = setInterval(() => {
+    const v = rssMb(pid);
+    if (v !== null && (peak === null || v > peak)) peak = v;
+  }, 200);
+  return () => {
+    clearInterval(timer);
+    const v = rssMb(pid);
+    return v !== null && (peak === null || v > peak) ? v : peak;
+  };
+}
+
+/**
+ * autocannon against a GraphQL endpoint: POSTs that cycle through `requests`
+ * (each connection walks the list in order), for `seconds`.
+ */
+export async function cannon(
+  url: string,
+  requests: HttpRequest[],
+  connections: number,
+  seconds: number,
+  pid?: number,
+): Promise<Measurement> {
+  const stop = rssSampler(pid);
+  const result = await autocannon({
+    url,
+    connections,
+    duration: seconds,
+    timeout: 30,
+    method: 'POST',
+    requests: requests.map((r) => ({ method: 'POST', headers: { 'content-type': 'application/json', ...r.headers }, body: r.body })),
+  });
+  const rss = stop();
+  return {
+    connections,
+    rps: result.requests.total / result.duration,
+    p50Ms: result.latency.p50,
+    p99Ms: result.latency.p99,
+    requests: result.requests.total,
+    errors: result.errors,
+    non2xx: result.non2xx,
+    rssMb: rss,
+  };
+}
+
+/** Sorted-array percentile (nearest rank). */
+export function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return NaN;
+  const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
+  return sorted[i];
+}

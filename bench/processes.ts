@@ -1,0 +1,76 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import path from 'node:path';
+
+export interface Server {
+  /** http://127.0.0.1:<port>/graphql for the hub; http://127.0.0.1:<port> for the limit server. */
+  url: string;
+  pid: number;
+  stop(): Promise<void>;
+}
+
+const ROOT = path.join(__dirname, '..');
+
+function waitForLine(child: ChildProcess, pattern: RegExp, what: string, timeoutMs = 120_000): Promise<RegExpExecArray> {
+  return new Promise((resolve, reject) => {
+    let out = '';
+    const timer = setTimeout(() => reject(new Error(`${what} did not start within ${timeoutMs / 1000} s:\n${out}`)), timeoutMs);
+    const onData = (chunk: Buffer) => {
+      out += chunk.toString('utf8');
+      const m = pattern.exec(out);
+      if (m) {
+        clearTimeout(timer);
+        resolve(m);
+      }
+    };
+    child.stdout?.on('data', onData);
+    child.stderr?.on('data', (c: Buffer) => (out += c.toString('utf8')));
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`${what} exited with code ${code}:\n${out}`));
+    });
+  });
+}
+
+function stopper(child: ChildProcess): () => Promise<void> {
+  return () =>
+    new Promise<void>((resolve) => {
+      if (child.exitCode !== null || child.signalCode !== null) return resolve();
+      const kill = setTimeout(() => child.kill('SIGKILL'), 30_000);
+      child.once('exit', () => {
+        clearTimeout(kill);
+        resolve();
+      });
+      child.kill('SIGTERM');
+    });
+}
+
+/**
+ * The hub as it runs in production: `node dist/src/server/main.js` (built by
+ * `npm run bench`), its own process and event loop, never the load
+ * generator's. `nodeArgs` e.g. --cpu-prof.
+ */
+export async function spawnHub(env: Record<string, string>, nodeArgs: string[] = []): Promise<Server> {
+  const child = spawn(process.execPath, [...nodeArgs, path.join(ROOT, 'dist', 'src', 'server', 'main.js')], {
+    cwd: ROOT,
+    env: { ...process.env, ...env, PORT: '0', HOST: '127.0.0.1' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const m = await waitForLine(child, /serving (http:\/\/\S+\/graphql)/, 'the hub');
+  // Keep draining its output: a full pipe would block the hub.
+  child.stdout?.resume();
+  child.stderr?.on('data', (c: Buffer) => process.stderr.write(`[hub] ${c.toString('utf8')}`));
+  return { url: m[1], pid: child.pid!, stop: stopper(child) };
+}
+
+/** bench/limit-server.ts in its own process (ts-node, transpile only). */
+export async function spawnLimitServer(databaseUrl: string, poolSize: number): Promise<Server> {
+  const child = spawn(process.execPath, ['-r', 'ts-node/register/transpile-only', path.join(ROOT, 'bench', 'limit-server.ts')], {
+    cwd: ROOT,
+    env: { ...process.env, DATABASE_URL: databaseUrl, PORT: '0', HUB_DB_POOL_SIZE: String(poolSize) },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const m = await waitForLine(child, /listening (\d+)/, 'the limit server');
+  child.stdout?.resume();
+  child.stderr?.on('data', (c: Buffer) => process.stderr.write(`[limit] ${c.toString('utf8')}`));
+  return { url: `http://127.0.0.1:${m[1]}`, pid: child.pid!, stop: stopper(child) };
+}

@@ -1,0 +1,145 @@
+import fs from 'node:fs';
+import type { HandoffMeasurement } from './handoff';
+import type { Measurement } from './load';
+import type { ProfileSummary } from './profile';
+import type { SqlCount } from './sql-count';
+import type { SubscriptionMeasurement } from './subscriptions';
+
+export interface Machine {
+  cpus: number;
+  model: string;
+  ramGb: number;
+  node: string;
+  loadBefore: number[];
+  loadAfter?: number[];
+}
+
+export interface HttpWorkload {
+  name: string;
+  hub: Measurement[];
+  /** Same requests answered by bench/limit-server.ts (absent where there is no limit server for it). */
+  limit?: Measurement[];
+  responseBytes: number;
+  /** Whether the limit server's JSON equals the hub's for the checked requests. */
+  sameAnswer?: string;
+}
+
+export interface Results {
+  date: string;
+  machine: Machine;
+  settings: { scale: number; durationSeconds: number; warmupSeconds: number; connections: number[]; subscribers: number };
+  database: string;
+  generation: { seconds: Record<string, number>; counts: Record<string, number> };
+  sqlCounts: SqlCount[];
+  http: HttpWorkload[];
+  handoff: { runs: HandoffMeasurement[]; problems: string[] };
+  subscriptions: SubscriptionMeasurement | { skipped: string } | { failed: string };
+  notes: string[];
+  profile?: ProfileSummary;
+}
+
+const f0 = (n: number | null | undefined) => (n === null || n === undefined || Number.isNaN(n) ? '–' : n.toFixed(0));
+const f1 = (n: number | null | undefined) => (n === null || n === undefined || Number.isNaN(n) ? '–' : n.toFixed(1));
+const ratio = (a: number, b: number | undefined) => (b ? `${(a / b).toFixed(2)}×` : '–');
+
+export function markdown(r: Results): string {
+  const out: string[] = [];
+  const m = r.machine;
+  out.push(`### Benchmark ${r.date}`);
+  out.push('');
+  out.push(
+    `Machine: ${m.cpus} CPUs (${m.model}), ${m.ramGb.toFixed(0)} GB RAM, Node ${m.node}; load average before ` +
+      `${m.loadBefore.map((x) => x.toFixed(1)).join(' / ')}${m.loadAfter ? `, after ${m.loadAfter.map((x) => x.toFixed(1)).join(' / ')}` : ''}. ` +
+      `Hub, limit server, load generator and PostgreSQL share these CPUs.`,
+  );
+  out.push(`Database: ${r.database}.`);
+  const c = r.generation.counts;
+  out.push(
+    `Data (BENCH_SCALE=${r.settings.scale}): ${Object.entries(c)
+      .map(([k, v]) => `${k} ${v.toLocaleString('en-US')}`)
+      .join(', ')}; generated in ${f1(r.generation.seconds.total)} s.`,
+  );
+  out.push(
+    `Each run ${r.settings.durationSeconds} s after a ${f1(r.settings.warmupSeconds)} s warm-up; RSS is the server process's peak during the run; ` +
+      `the limit server answers the same requests with one SQL statement each (bench/limit-server.ts).`,
+  );
+  out.push('');
+  out.push(
+    '| workload | conc. | hub req/s | hub p50 ms | hub p99 ms | hub RSS MB | limit req/s | limit p50 | limit p99 | req/s hub÷limit | p50 hub÷limit | p99 hub÷limit |',
+  );
+  out.push('|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|');
+  for (const w of r.http) {
+    w.hub.forEach((h, i) => {
+      const l = w.limit?.[i];
+      out.push(
+        `| ${w.name} | ${h.connections} | ${f0(h.rps)} | ${f1(h.p50Ms)} | ${f1(h.p99Ms)} | ${f0(h.rssMb)} | ${l ? f0(l.rps) : '–'} | ${l ? f1(l.p50Ms) : '–'} | ` +
+          `${l ? f1(l.p99Ms) : '–'} | ${l ? ratio(h.rps, l.rps) : '–'} | ${l ? ratio(h.p50Ms, l.p50Ms) : '–'} | ${l ? ratio(h.p99Ms, l.p99Ms) : '–'} |`,
+      );
+    });
+  }
+  for (const h of r.handoff.runs) {
+    out.push(
+      `| hand-off cycle (4 mutations) | ${h.workers} | ${f1(h.cyclesPerSecond)} cycles/s | ${f1(h.p50Ms)} | ${f1(h.p99Ms)} | ${f0(h.rssMb)} | – | – | – | – | – | – |`,
+    );
+  }
+  out.push('');
+  const errors = r.http.flatMap((w) =>
+    [...w.hub, ...(w.limit ?? [])].filter((x) => x.errors || x.non2xx).map((x) => `${w.name} ×${x.connections}`),
+  );
+  if (errors.length) out.push(`Runs with errors or non-2xx answers: ${errors.join(', ')}.`);
+  for (const w of r.http)
+    out.push(
+      `- ${w.name}: response ${(w.responseBytes / 1024).toFixed(1)} KB${w.sameAnswer ? `; limit server's answer ${w.sameAnswer}` : ''}.`,
+    );
+  const hs = r.handoff;
+  out.push(
+    `- hand-off: ${hs.runs.reduce((n, x) => n + x.cycles, 0)} cycles, ${hs.runs.reduce((n, x) => n + x.failures.length, 0)} failed; ` +
+      `ledger after the runs: ${hs.problems.length ? hs.problems.join('; ') : 'intact (one open custody record per person with an open case, every referral at its last event, every bench referral RECEIVED, custody where the last hand-off left it)'}.`,
+  );
+  const s = r.subscriptions;
+  if ('skipped' in s) out.push(`- subscriptions: ${s.skipped}.`);
+  else if ('failed' in s) out.push(`- subscriptions: FAILED: ${s.failed}.`);
+  else
+    out.push(
+      `- subscriptions: ${s.subscribers} graphql-ws subscribers, ${s.events} events, ${s.delivered} of ${s.expected} deliveries; ` +
+        `latency from the mutation's answer p50 ${f1(s.p50Ms)} ms, p99 ${f1(s.p99Ms)} ms (from its request p50 ${f1(s.p50FromRequestMs)} ms); ` +
+        `hub RSS ${f0(s.rssBeforeMb)} → ${f0(s.rssAfterMb)} MB, ${f1(s.kbPerSubscriber)} KB per subscriber; ` +
+        `${f1(s.dbTransactionsPerDelivery)} database transactions per delivery (the 20 mutations included).`,
+    );
+  for (const n of r.notes) out.push(`- ${n}`);
+  out.push('');
+  out.push('SQL statements per request (hub in-process, pg Client.query counted):');
+  out.push('');
+  out.push('| request | rows | statements |');
+  out.push('|---|--:|--:|');
+  for (const q of r.sqlCounts) out.push(`| ${q.label} | ${q.rows} | ${q.statements} |`);
+  out.push('');
+  out.push('The statements of each request are listed in the JSON file (`sqlCounts[].heads`).');
+  if (r.profile) {
+    out.push('');
+    out.push(
+      `CPU profile of the hub during the dashboard workload (${f0(r.profile.totalMs)} ms, idle ${f1(r.profile.idlePercent)}%), self time:`,
+    );
+    out.push('');
+    out.push('| package | self % |');
+    out.push('|---|--:|');
+    for (const p of r.profile.packages.slice(0, 12)) out.push(`| ${p.name} | ${f1(p.selfPercent)} |`);
+    out.push('');
+    out.push('| function | self % |');
+    out.push('|---|--:|');
+    for (const p of r.profile.functions.slice(0, 20)) out.push(`| \`${p.name.replace(/\|/g, '\\|')}\` | ${f1(p.selfPercent)} |`);
+  }
+  return out.join('\n') + '\n';
+}
+
+if (require.main === module) {
+  // Re-renders a results file's Markdown: ts-node --transpile-only bench/report.ts bench/results/<date>.json
+  const file = process.argv[2];
+  if (!file) {
+    console.error('usage: ts-node bench/report.ts bench/results/<date>.json');
+    process.exit(2);
+  }
+  const md = markdown(JSON.parse(fs.readFileSync(file, 'utf8')) as Results);
+  fs.writeFileSync(file.replace(/\.json$/, '.md'), md);
+  console.log(md);
+}

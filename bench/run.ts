@@ -1,0 +1,405 @@
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Client } from 'pg';
+import { bearer, document, globalId, gql, requestBody } from './client';
+import { migrate, startBenchDatabase, type BenchDatabase } from './database';
+import { agencyOffsets, benchId, benchToken, checkLedger, generate, ID_SPACE } from './generate';
+import { checkHandoffs, runHandoff, type HandoffMeasurement, type HandoffPerson } from './handoff';
+import { cannon, type HttpRequest, type Measurement } from './load';
+import { spawnHub, spawnLimitServer, type Server } from './processes';
+import { summarizeProfile } from './profile';
+import { markdown, type HttpWorkload, type Machine, type Results } from './report';
+import { countStatements } from './sql-count';
+import { runSubscriptions } from './subscriptions';
+
+/**
+ * `npm run bench` (issue 7): its own database, generated data, the hub in a
+ * separate process, the workloads against it and against the limit server,
+ * results in bench/results/<date>.json and .md. Settings: BENCH_SCALE (1),
+ * BENCH_DURATION seconds per run (10), BENCH_CONNECTIONS ("10,50"),
+ * BENCH_SUBSCRIBERS (1000), BENCH_DATABASE_URL (default: embedded),
+ * BENCH_CPU_PROFILE=1 (profile the hub during the dashboard afterwards).
+ */
+
+const ROOT = path.join(__dirname, '..');
+const log = (msg: string) => console.log(msg);
+
+function positive(name: string, def: string): number {
+  const n = Number(process.env[name] ?? def);
+  if (!Number.isFinite(n) || n <= 0) throw new Error(`${name} must be a positive number, got "${process.env[name]}"`);
+  return n;
+}
+
+function machine(): Machine {
+  const model = /model name\s*:\s*(.+)/.exec(fs.readFileSync('/proc/cpuinfo', 'utf8'))?.[1]?.trim() ?? os.cpus()[0]?.model ?? 'unknown';
+  return { cpus: os.availableParallelism(), model, ramGb: os.totalmem() / 2 ** 30, node: process.version, loadBefore: os.loadavg() };
+}
+
+/** Key-sorted JSON, to compare the limit server's answer with the hub's whatever the key order. */
+function canonical(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(canonical).join(',')}]`;
+  if (v && typeof v === 'object')
+    return `{${Object.keys(v)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${canonical((v as Record<string, unknown>)[k])}`)
+      .join(',')}}`;
+  return JSON.stringify(v);
+}
+
+/** The first place where two JSON values differ, for the log. */
+function firstDifference(a: unknown, b: unknown, at = ''): string | null {
+  if (canonical(a) === canonical(b)) return null;
+  if (a && b && typeof a === 'object' && typeof b === 'object') {
+    for (const k of new Set([...Object.keys(a), ...Object.keys(b)])) {
+      const d = firstDifference((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k], `${at}.${k}`);
+      if (d) return d;
+    }
+  }
+  return `${at}: hub ${JSON.stringify(a)?.slice(0, 120)} / limit ${JSON.stringify(b)?.slice(0, 120)}`;
+}
+
+async function post(url: string, r: HttpRequest): Promise<string> {
+  const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...r.headers }, body: r.body });
+  const text = await res.text();
+  if (!res.ok) throw new Error(`${url}: HTTP ${res.status} ${text.slice(0, 300)}`);
+  const json = JSON.parse(text) as { errors?: unknown[] };
+  if (json.errors?.length) throw new Error(`${url}: ${JSON.stringify(json.errors).slice(0, 300)}`);
+  return text;
+}
+
+/** Checks the first `n` requests on both servers; returns the hub's answer size and whether the answers agree. */
+async function verify(
+  hubUrl: string,
+  limitUrl: string | undefined,
+  requests: HttpRequest[],
+  n: number,
+): Promise<{ bytes: number; same?: string }> {
+  let bytes = 0;
+  let differing = 0;
+  const checked = requests.slice(0, n);
+  for (const r of checked) {
+    const hub = await post(hubUrl, r);
+    bytes = Math.max(bytes, Buffer.byteLength(hub));
+    if (!limitUrl) continue;
+    const diff = firstDifference(JSON.parse(hub), JSON.parse(await post(limitUrl, r)));
+    if (diff && differing++ === 0) log(`  first difference: ${diff}`);
+  }
+  const same = limitUrl
+    ? differing === 0
+      ? `identical for ${checked.length} checked requests`
+      : `DIFFERS in ${differing} of ${checked.length}`
+    : undefined;
+  return { bytes, same };
+}
+
+async function measureHttp(
+  name: string,
+  requests: HttpRequest[],
+  hub: Server,
+  limit: { server: Server; path: string } | undefined,
+  connections: number[],
+  seconds: number,
+  warmup: number,
+): Promise<HttpWorkload> {
+  const check = await verify(hub.url, limit && limit.server.url + limit.path, requests, Math.min(requests.length, 20));
+  log(`${name}: response ${(check.bytes / 1024).toFixed(1)} KB${check.same ? `; limit server ${check.same}` : ''}`);
+  const w: HttpWorkload = { name, hub: [], limit: limit ? [] : undefined, responseBytes: check.bytes, sameAnswer: check.same };
+  await cannon(hub.url, requests, connections[0], warmup, hub.pid);
+  if (limit) await cannon(limit.server.url + limit.path, requests, connections[0], warmup, limit.server.pid);
+  for (const c of connections) {
+    const h = await cannon(hub.url, requests, c, seconds, hub.pid);
+    w.hub.push(h);
+    let line = `  ${c} conn: hub ${h.rps.toFixed(0)} req/s p50 ${h.p50Ms} p99 ${h.p99Ms} ms RSS ${h.rssMb?.toFixed(0)} MB`;
+    if (limit) {
+      const l: Measurement = await cannon(limit.server.url + limit.path, requests, c, seconds, limit.server.pid);
+      w.limit!.push(l);
+      line += ` | limit ${l.rps.toFixed(0)} req/s p50 ${l.p50Ms} p99 ${l.p99Ms} ms | hub/limit ${(h.rps / l.rps).toFixed(2)}`;
+    }
+    if (h.errors || h.non2xx) line += ` (hub: ${h.errors} errors, ${h.non2xx} non-2xx)`;
+    log(line);
+  }
+  return w;
+}
+
+function stamp(d: Date): string {
+  return d.toISOString().slice(0, 16).replace('T', '_').replace(':', '');
+}
+
+async function main(): Promise<void> {
+  const scale = positive('BENCH_SCALE', '1');
+  const seconds = positive('BENCH_DURATION', '10');
+  const warmup = Math.min(5, Math.max(2, seconds / 3));
+  const connections = (process.env.BENCH_CONNECTIONS ?? '10,50').split(',').map((x) => Number(x.trim()));
+  const subscriberCount = positive('BENCH_SUBSCRIBERS', '1000');
+  const schema = fs.readFileSync(path.join(ROOT, 'schema', 'schema.graphql'), 'utf8');
+  const typeBody = (name: string) => new RegExp(`type ${name}\\s*\\{([^}]*)\\}`).exec(schema)?.[1] ?? '';
+  const hasSubscriptions = /\breferralEvents\s*\(/.test(typeBody('Subscription')) || /\breferralEvents\s*:/.test(typeBody('Subscription'));
+  const hasReport = /\bstationReport\s*\(/.test(typeBody('Query'));
+  const started = new Date();
+  const mach = machine();
+  log(
+    `bench: scale ${scale}, ${seconds} s per run, connections ${connections.join('/')}; ${mach.cpus} CPUs (${mach.model}), ${mach.ramGb.toFixed(0)} GB`,
+  );
+
+  const running: { stop(): Promise<void> }[] = [];
+  let db: BenchDatabase | undefined;
+  const cleanup = async () => {
+    for (const s of running.reverse()) await s.stop().catch(() => {});
+    await db?.stop().catch(() => {});
+  };
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => void cleanup().then(() => process.exit(130)));
+  try {
+    db = await startBenchDatabase(log);
+    log(`migrations applied: ${await migrate(db.url)}`);
+    const gen = await generate(db.url, scale, log);
+    const problems = await checkLedger(db.url);
+    if (problems.length) throw new Error(`generated data are inconsistent: ${problems.join('; ')}`);
+    const off = agencyOffsets(gen.scale);
+    const indexOf = new Map(Array.from({ length: off.total }, (_, i) => [benchId(ID_SPACE.agency, i + 1), i + 1]));
+    const token = (agencyId: string) => benchToken(gen.secret, indexOf.get(agencyId)!);
+    const hospitalOf = (stationId: string) => benchId(ID_SPACE.agency, off.hospital + indexOf.get(stationId)!);
+
+    // --- fixtures --------------------------------------------------------------
+    const pgc = new Client({ connectionString: db.url });
+    await pgc.connect();
+    const busiest = (
+      await pgc.query<{ station_id: string; n: string }>(
+        `SELECT station_id, count(*) AS n FROM rescue_case WHERE status = 'OPEN' GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 1`,
+      )
+    ).rows[0];
+    const sample = (
+      await pgc.query<{ person_id: string; station_id: string }>(
+        `SELECT person_id, station_id FROM rescue_case ORDER BY random() LIMIT 500`,
+      )
+    ).rows;
+    const movable = (notBusiest: boolean, n: number) =>
+      pgc.query<{ person_id: string; station_id: string }>(
+        `SELECT c.person_id, c.station_id FROM rescue_case c
+           JOIN custody_record k ON k.person_id = c.person_id AND k.to_at IS NULL AND k.holder_id = c.station_id
+          WHERE c.status = 'OPEN' AND (c.station_id = $1) <> $2
+            AND NOT EXISTS (SELECT 1 FROM referral r WHERE r.person_id = c.person_id AND r.status IN ('REQUESTED', 'ACCEPTED', 'IN_TRANSIT'))
+          ORDER BY c.opened_at DESC LIMIT $3`,
+        [busiest.station_id, notBusiest, n],
+      );
+    const handoffPerson = (r: { person_id: string; station_id: string }): HandoffPerson => ({
+      personId: r.person_id,
+      stationId: r.station_id,
+      hospitalId: hospitalOf(r.station_id),
+      stationToken: token(r.station_id),
+      hospitalToken: token(hospitalOf(r.station_id)),
+      at: 'station',
+    });
+    const workers = (await movable(true, Math.max(...connections))).rows.map(handoffPerson);
+    const subscriptionPersons = (await movable(false, 5)).rows.map(handoffPerson);
+    await pgc.end();
+
+    const stationToken = token(busiest.station_id);
+    const dashboardQuery = document('dashboard');
+    const dashboard = (first: number): HttpRequest => ({
+      body: requestBody(dashboardQuery, { stationId: globalId('Agency', busiest.station_id), first }),
+      headers: bearer(stationToken),
+    });
+    const personQuery = document('person');
+    const personRequests: HttpRequest[] = sample.map((s) => ({
+      body: requestBody(personQuery, { id: globalId('Person', s.person_id) }),
+      headers: bearer(token(s.station_id)),
+    }));
+    log(`dashboard station: ${busiest.n} open cases; hand-off workers: ${workers.length}`);
+
+    // --- SQL statements per request (in-process hub, counted) ------------------
+    const edges = (d: unknown) => (d as { cases: { edges: unknown[] } }).cases.edges.length;
+    const sqlCounts = await countStatements(db.url, [
+      {
+        label: 'dashboard, first: 10',
+        token: stationToken,
+        query: dashboardQuery,
+        variables: JSON.parse(dashboard(10).body).variables,
+        rows: edges,
+      },
+      {
+        label: 'dashboard, first: 50',
+        token: stationToken,
+        query: dashboardQuery,
+        variables: JSON.parse(dashboard(50).body).variables,
+        rows: edges,
+      },
+      {
+        label: 'dashboard, first: 100',
+        token: stationToken,
+        query: dashboardQuery,
+        variables: JSON.parse(dashboard(100).body).variables,
+        rows: edges,
+      },
+      {
+        label: 'person by id',
+        token: token(sample[0].station_id),
+        query: personQuery,
+        variables: JSON.parse(personRequests[0].body).variables,
+        rows: () => 1,
+      },
+    ]);
+    for (const q of sqlCounts) log(`SQL per request: ${q.label}: ${q.statements} statements (${q.rows} rows)`);
+
+    // --- the hub and the limit server, each in its own process -----------------
+    const hubEnv = {
+      DATABASE_URL: db.url,
+      HUB_ID_NUMBER_KEY: crypto.randomBytes(32).toString('hex'),
+      HUB_ADMIN_TOKEN: crypto.randomBytes(24).toString('hex'),
+      LOG_LEVEL: 'warn',
+      HUB_RATE_LIMIT_PER_MINUTE: '10000000',
+      HUB_RATE_LIMIT_BURST: '10000000',
+    };
+    let hub = await spawnHub(hubEnv);
+    running.push(hub);
+    const poolSize = 10; // the hub's default HUB_DB_POOL_SIZE
+    const limit = await spawnLimitServer(db.url, poolSize);
+    running.push(limit);
+    log(`hub ${hub.url} (pid ${hub.pid}); limit server ${limit.url} (pid ${limit.pid})`);
+
+    const http: HttpWorkload[] = [];
+    const notes: string[] = [];
+    const page = await gql<{ cases: { totalCount: number; edges: { node: { referrals: unknown[] } }[] } }>(
+      hub.url,
+      stationToken,
+      dashboardQuery,
+      JSON.parse(dashboard(50).body).variables,
+    );
+    const referralsShown = page.cases.edges.reduce((n, e) => n + e.node.referrals.length, 0);
+    notes.push(`dashboard page: ${page.cases.edges.length} of ${page.cases.totalCount} open cases, ${referralsShown} referrals`);
+    http.push(
+      await measureHttp(
+        'station dashboard (50 cases)',
+        [dashboard(50)],
+        hub,
+        { server: limit, path: '/dashboard' },
+        connections,
+        seconds,
+        warmup,
+      ),
+    );
+    http.push(await measureHttp('person by id', personRequests, hub, { server: limit, path: '/person' }, connections, seconds, warmup));
+
+    // --- hand-offs ---------------------------------------------------------------
+    const handoffStart = new Date(Date.now() - 1000);
+    const warm = await runHandoff(hub.url, workers, Math.min(connections[0], workers.length), warmup, hub.pid);
+    const runs: HandoffMeasurement[] = [];
+    for (const wanted of connections) {
+      const c = Math.min(wanted, workers.length);
+      if (c < wanted)
+        notes.push(
+          `hand-off: ${c} workers instead of ${wanted}: only ${workers.length} persons are held by their station with no open referral`,
+        );
+      const h = await runHandoff(hub.url, workers, c, seconds, hub.pid);
+      runs.push(h);
+      log(
+        `hand-off ${c} workers: ${h.cyclesPerSecond.toFixed(1)} cycles/s p50 ${h.p50Ms.toFixed(0)} p99 ${h.p99Ms.toFixed(0)} ms, ${h.failures.length} failed`,
+      );
+      for (const f of h.failures.slice(0, 5)) log(`  failed: ${f}`);
+    }
+    const handoffProblems = await checkHandoffs(
+      db.url,
+      workers,
+      handoffStart,
+      [warm, ...runs].reduce((n, r) => n + r.cycles, 0),
+    );
+    if (warm.failures.length) handoffProblems.push(`${warm.failures.length} warm-up cycles failed: ${warm.failures[0]}`);
+    log(`hand-off ledger: ${handoffProblems.length ? handoffProblems.join('; ') : 'intact'}`);
+
+    // --- subscriptions -----------------------------------------------------------
+    let subscriptions: Results['subscriptions'];
+    if (!hasSubscriptions) {
+      subscriptions = { skipped: 'skipped: no subscriptions yet (schema/schema.graphql has no Subscription.referralEvents)' };
+      log(subscriptions.skipped);
+    } else {
+      try {
+        // A fresh hub process: in one the earlier workloads grew, new subscribers would fit in heap already there.
+        await hub.stop();
+        hub = await spawnHub(hubEnv);
+        running.push(hub);
+        subscriptions = await runSubscriptions(db.url, hub.url, hub.pid, stationToken, subscriptionPersons, subscriberCount, 5);
+        log(`subscriptions: ${JSON.stringify(subscriptions)}`);
+      } catch (err) {
+        subscriptions = { failed: (err as Error).message };
+        log(`subscriptions FAILED: ${(err as Error).message}`);
+      }
+    }
+
+    // --- station report ----------------------------------------------------------
+    if (!hasReport) {
+      notes.push('station report: skipped: no stationReport in schema/schema.graphql yet');
+      log('station report: skipped: no stationReport yet');
+    } else {
+      const to = new Date();
+      const from = new Date(to.getTime() - 365 * 86_400_000);
+      const report: HttpRequest = {
+        body: requestBody(document('station-report'), {
+          stationId: globalId('Agency', busiest.station_id),
+          from: from.toISOString(),
+          to: to.toISOString(),
+        }),
+        headers: bearer(stationToken),
+      };
+      try {
+        http.push(await measureHttp('station report (1 year)', [report], hub, undefined, connections, seconds, warmup));
+      } catch (err) {
+        notes.push(`station report: FAILED: ${(err as Error).message}`);
+        log(`station report FAILED: ${(err as Error).message}`);
+      }
+    }
+
+    mach.loadAfter = os.loadavg();
+    const results: Results = {
+      date: started.toISOString(),
+      machine: mach,
+      settings: { scale, durationSeconds: seconds, warmupSeconds: warmup, connections, subscribers: subscriberCount },
+      database: db.description,
+      generation: { seconds: gen.timings, counts: gen.counts },
+      sqlCounts,
+      http,
+      handoff: { runs, problems: handoffProblems },
+      subscriptions,
+      notes,
+    };
+
+    // --- optional: where the hub spends its CPU on the dashboard -----------------
+    if (process.env.BENCH_CPU_PROFILE === '1') {
+      await hub.stop();
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hub-bench-prof-'));
+      const profiled = await spawnHub(hubEnv, ['--cpu-prof', `--cpu-prof-dir=${dir}`]);
+      running.push(profiled);
+      await cannon(profiled.url, [dashboard(50)], connections[0], warmup, profiled.pid);
+      const loadStart = performance.now();
+      await cannon(profiled.url, [dashboard(50)], connections[0], seconds, profiled.pid);
+      const loadEnd = performance.now();
+      await profiled.stop();
+      const window = { skipEndMs: performance.now() - loadEnd, lengthMs: loadEnd - loadStart };
+      const file = fs.readdirSync(dir).find((f) => f.endsWith('.cpuprofile'));
+      if (file) {
+        // Only the measured load: not the start-up (module loading, connecting) nor the shutdown.
+        results.profile = summarizeProfile(path.join(dir, file), window);
+        log(`CPU profile: ${path.join(dir, file)}`);
+      }
+    }
+
+    const outDir = path.join(ROOT, 'bench', 'results');
+    fs.mkdirSync(outDir, { recursive: true });
+    const base = path.join(outDir, stamp(started));
+    const md = markdown(results);
+    fs.writeFileSync(`${base}.json`, JSON.stringify(results, null, 2) + '\n');
+    fs.writeFileSync(`${base}.md`, md);
+    console.log('\n' + md);
+    log(`results: ${path.relative(ROOT, base)}.json and .md`);
+  } finally {
+    await cleanup();
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    console.error(err);
+    process.exit(1);
+  },
+);

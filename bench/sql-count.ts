@@ -1,0 +1,90 @@
+import 'reflect-metadata';
+import crypto from 'node:crypto';
+import pg from 'pg';
+import { startHub } from '../src/server/app';
+import { loadConfig } from '../src/shared/config';
+import { createLogger } from '../src/shared/logger';
+import { bearer, requestBody } from './client';
+
+/**
+ * SQL statements per request, counted exactly: the hub runs in this process
+ * once, with pg's Client.prototype.query wrapped (TypeORM and the hub's own
+ * queries all go through it), and each request is sent alone. Needs no
+ * pg_stat_statements (shared_preload_libraries is not available on every server).
+ */
+
+export interface SqlCount {
+  label: string;
+  statements: number;
+  /** Rows of the page (dashboard) or 1 (person). */
+  rows: number;
+  bytes: number;
+  /** First words of each statement, in order: the evidence. */
+  heads: string[];
+}
+
+export interface CountedRequest {
+  label: string;
+  token: string;
+  query: string;
+  variables: Record<string, unknown>;
+  rows: (data: unknown) => number;
+}
+
+type QueryFn = (...args: unknown[]) => unknown;
+
+export async function countStatements(databaseUrl: string, requests: CountedRequest[]): Promise<SqlCount[]> {
+  const proto = pg.Client.prototype as unknown as { query: QueryFn };
+  const original = proto.query;
+  let log: string[] | null = null;
+  proto.query = function (this: unknown, ...args: unknown[]) {
+    if (log) {
+      const q = args[0] as string | { text?: string };
+      const text = typeof q === 'string' ? q : (q?.text ?? '?');
+      log.push(text.replace(/\s+/g, ' ').trim().slice(0, 90));
+    }
+    return original.apply(this, args);
+  };
+  const config = loadConfig({
+    PORT: '0',
+    HOST: '127.0.0.1',
+    LOG_LEVEL: 'warn',
+    HUB_EXPIRY_SWEEP: '1h',
+    HUB_RATE_LIMIT_PER_MINUTE: '10000000',
+    HUB_RATE_LIMIT_BURST: '10000000',
+  });
+  const hub = await startHub({
+    config,
+    logger: createLogger('warn'),
+    databaseUrl,
+    idNumberKey: crypto.randomBytes(32),
+    adminToken: crypto.randomBytes(24).toString('hex'),
+  });
+  try {
+    const out: SqlCount[] = [];
+    for (const r of requests) {
+      // The second of two identical requests: the first may warm caches (prepared metadata, loaders' modules).
+      let result: SqlCount | undefined;
+      for (let i = 0; i < 2; i++) {
+        log = [];
+        const res = await fetch(hub.url, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', ...bearer(r.token) },
+          body: requestBody(r.query, r.variables),
+        });
+        const text = await res.text();
+        await new Promise((done) => setTimeout(done, 50)); // anything the request still does after its answer counts too
+        const heads = log;
+        log = null;
+        const json = JSON.parse(text) as { data?: unknown; errors?: unknown[] };
+        if (json.errors?.length) throw new Error(`${r.label}: ${JSON.stringify(json.errors).slice(0, 300)}`);
+        result = { label: r.label, statements: heads.length, rows: r.rows(json.data), bytes: Buffer.byteLength(text), heads };
+      }
+      out.push(result!);
+    }
+    return out;
+  } finally {
+    proto.query = original;
+    await hub.stop();
+  }
+}
