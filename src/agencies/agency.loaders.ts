@@ -2,7 +2,8 @@ import DataLoader from 'dataloader';
 import { In } from 'typeorm';
 import { perRequest, type RequestContext } from '../auth/context';
 import { Account } from './account.entity';
-import { Agency } from './agency.entity';
+import { agenciesById } from './agency.cache';
+import type { Agency } from './agency.entity';
 
 /** Values in key order, same length, null for misses (DataLoader's contract). */
 export function byId<T extends { id: string }>(keys: readonly string[], rows: T[]): (T | null)[] {
@@ -12,7 +13,7 @@ export function byId<T extends { id: string }>(keys: readonly string[], rows: T[
 
 /** Agencies are not personal data: every authenticated caller may read any agency. */
 export const agencyLoaders = perRequest(Symbol('agencies'), (ctx: RequestContext) => ({
-  agency: new DataLoader<string, Agency | null>(async (ids) => byId(ids, await ctx.db.getRepository(Agency).findBy({ id: In([...ids]) }))),
+  agency: new DataLoader<string, Agency | null>((ids) => agenciesById(ctx.db, ids)),
   account: new DataLoader<string, Account | null>(async (ids) =>
     byId(ids, await ctx.db.getRepository(Account).findBy({ id: In([...ids]) })),
   ),

@@ -1,21 +1,21 @@
 import type { DataSource } from 'typeorm';
 import { appendAudit } from '../audit/audit.service';
 import { AccountRole, AgencyKind, requireAdmin } from '../auth/actor';
-import type { RequestContext } from '../auth/context';
+import { inRequestTransaction, type RequestContext } from '../auth/context';
 import { generateToken, hashToken } from '../auth/token';
-import { inTransaction } from '../db/transaction';
 import { badInput, notFound } from '../shared/errors';
 import { isRegionCode } from '../shared/region-code';
 import { uuidOf } from '../shared/relay';
+import { checkStorableText, codePointLength } from '../shared/text';
 import { Account } from './account.entity';
 import { Agency } from './agency.entity';
 import type { CreateAgencyInput, IssueAccessTokenInput } from './agency.input';
 
-/** Trimmed, 1..max characters; the rejection names the field (nothing silently cut). */
+/** Trimmed, 1..max characters (code points, as varchar(n) counts them); the rejection names the field (nothing silently cut). */
 export function requiredText(field: string, raw: string, max: number): string {
-  const v = raw.trim();
+  const v = checkStorableText(field, raw).trim();
   if (v.length === 0) throw badInput(field, `${field} must not be empty.`);
-  if (v.length > max) throw badInput(field, `${field} must be at most ${max} characters.`);
+  if (codePointLength(v) > max) throw badInput(field, `${field} must be at most ${max} characters.`);
   return v;
 }
 
@@ -34,7 +34,7 @@ export async function createAgency(ctx: RequestContext, input: CreateAgencyInput
   if (!/^[A-Z][A-Z0-9]{1,7}$/.test(shortCode)) {
     throw badInput('input.shortCode', 'shortCode is 2-8 capital letters or digits, starting with a letter.');
   }
-  return inTransaction(ctx.db, async (tx) => {
+  return inRequestTransaction(ctx, async (tx) => {
     const agency = await tx.getRepository(Agency).save(tx.getRepository(Agency).create({ kind: input.kind, name, regionCode, shortCode }));
     await appendAudit(tx, ctx, [{ action: 'agency.create', subjectType: 'Agency', subjectId: agency.id }]);
     return agency;
@@ -45,7 +45,7 @@ export async function issueAccessToken(ctx: RequestContext, input: IssueAccessTo
   requireAdmin(ctx.actor);
   const agencyId = uuidOf('Agency', input.agencyId, 'input.agencyId');
   const displayName = requiredText('input.displayName', input.displayName, 100);
-  return inTransaction(ctx.db, async (tx) => {
+  return inRequestTransaction(ctx, async (tx) => {
     const agency = await tx.getRepository(Agency).findOneBy({ id: agencyId });
     if (!agency) throw badInput('input.agencyId', 'No such agency.');
     const token = generateToken();
@@ -85,7 +85,7 @@ export async function listAgencies(db: DataSource, kind: AgencyKind | undefined,
 export async function revokeAccessToken(ctx: RequestContext, accountId: string): Promise<Account> {
   requireAdmin(ctx.actor);
   const uuid = uuidOf('Account', accountId, 'accountId');
-  const account = await inTransaction(ctx.db, async (tx) => {
+  const account = await inRequestTransaction(ctx, async (tx) => {
     const revoked = await tx
       .createQueryBuilder()
       .update(Account)

@@ -1,4 +1,5 @@
-import type { DataSource } from 'typeorm';
+import { inTransaction } from '../db/transaction';
+import type { DataSource, EntityManager } from 'typeorm';
 import type { Config } from '../shared/config';
 import type { Actor } from './actor';
 
@@ -39,8 +40,11 @@ export interface RequestContext {
   memo: Map<symbol, unknown>;
 }
 
+const LOADER_KEYS = new Set<symbol>();
+
 /** A value created once per request on first use, e.g. a module's loaders. */
 export function perRequest<T>(key: symbol, create: (ctx: RequestContext) => T): (ctx: RequestContext) => T {
+  LOADER_KEYS.add(key);
   return (ctx) => {
     let v = ctx.memo.get(key) as T | undefined;
     if (v === undefined) {
@@ -49,4 +53,22 @@ export function perRequest<T>(key: symbol, create: (ctx: RequestContext) => T): 
     }
     return v;
   };
+}
+
+/**
+ * Forgets what this request's loaders cached. A mutation calls it after its
+ * transaction (see inRequestTransaction): the record it returns must show the
+ * state it just committed, not what a check read before the change.
+ */
+export function freshLoaders(ctx: RequestContext): void {
+  for (const key of LOADER_KEYS) ctx.memo.delete(key);
+}
+
+/** inTransaction for a request: one transaction, then fresh loaders for reading the result. */
+export async function inRequestTransaction<T>(ctx: RequestContext, work: (tx: EntityManager) => Promise<T>): Promise<T> {
+  try {
+    return await inTransaction(ctx.db, work);
+  } finally {
+    freshLoaders(ctx);
+  }
 }

@@ -3,10 +3,10 @@ import { Agency } from '../agencies/agency.entity';
 import { requiredText } from '../agencies/agency.service';
 import { appendAudit } from '../audit/audit.service';
 import { AccountRole, AgencyKind, requireAgency } from '../auth/actor';
-import type { RequestContext } from '../auth/context';
+import { inRequestTransaction, type RequestContext } from '../auth/context';
 import { releaseCustody, takeCustodyIfFree, currentCustody } from '../custody/custody.service';
 import { idempotent } from '../db/idempotency';
-import { constraintName, inTransaction, sqlState } from '../db/transaction';
+import { constraintName, sqlState } from '../db/transaction';
 import { notifyStationChanged } from '../events/outbox';
 import { encryptIdNumber } from '../persons/id-number.crypto';
 import { ageGroupOf } from '../persons/person.enums';
@@ -82,7 +82,7 @@ export async function openCase(ctx: RequestContext, input: OpenCaseInput): Promi
   const actor = requireAgency(ctx.actor, AgencyKind.RESCUE_STATION);
   const note = optionalText('input.note', input.note, 2000);
   const { idempotencyKey, ...rest } = input;
-  return inTransaction(ctx.db, (tx) =>
+  return inRequestTransaction(ctx, (tx) =>
     idempotent(
       tx,
       { agencyId: actor.agencyId, operation: 'openCase', key: idempotencyKey, input: rest, secret: ctx.settings.idNumberKey },
@@ -151,7 +151,7 @@ export async function closeCase(ctx: RequestContext, input: CloseCaseInput): Pro
     closing.collectorIdNumber = encryptIdNumber(ctx.settings.idNumberKey, id.normalized).toString('base64');
   }
   const caseId = await ownCaseId(ctx, input.caseId);
-  return inTransaction(ctx.db, async (tx) => {
+  return inRequestTransaction(ctx, async (tx) => {
     const rescueCase = await lockCase(tx, caseId);
     if (rescueCase.status !== CaseStatus.OPEN) throw invalidTransition(rescueCase.status, 'The case is already closed.');
     // After the case's own checks, so that the answer tells its real status (and nothing to a stranger).
@@ -190,7 +190,7 @@ export async function extendRescuePeriod(ctx: RequestContext, input: ExtendRescu
   if (actor.role !== AccountRole.SUPERVISOR) throw forbidden('Only a supervisor of the station may extend a rescue period.');
   const reason = requiredText('input.reason', input.reason, 2000);
   const caseId = await ownCaseId(ctx, input.caseId);
-  return inTransaction(ctx.db, async (tx) => {
+  return inRequestTransaction(ctx, async (tx) => {
     const rescueCase = await lockCase(tx, caseId);
     if (rescueCase.status !== CaseStatus.OPEN) throw invalidTransition(rescueCase.status, 'A closed case has no rescue period to extend.');
     if (input.until.getTime() <= rescueCase.rescuePeriodEndsAt.getTime()) {

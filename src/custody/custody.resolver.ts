@@ -1,28 +1,25 @@
 import DataLoader from 'dataloader';
 import { Ctx, FieldResolver, Resolver, Root } from 'type-graphql';
-import { In } from 'typeorm';
 import { Agency } from '../agencies/agency.entity';
 import { agencyLoaders } from '../agencies/agency.loaders';
 import { perRequest, type RequestContext } from '../auth/context';
+import { rowShape, rowsGroupedBy } from '../db/rows';
 import { Person } from '../persons/person.entity';
 import { isRedacted } from '../persons/person.resolver';
 import { CustodyRecord } from './custody-record.entity';
 
 /** One query for the custody history of every person on the page. */
 export const custodyLoaders = perRequest(Symbol('custody'), (ctx: RequestContext) => ({
-  historyByPerson: new DataLoader<string, CustodyRecord[]>(async (personIds) => {
-    const rows = await ctx.db
-      .getRepository(CustodyRecord)
-      .find({ where: { personId: In([...personIds]) }, order: { fromAt: 'ASC', id: 'ASC' } });
-    return personIds.map((id) => rows.filter((r) => r.personId === id));
-  }),
+  historyByPerson: new DataLoader<string, CustodyRecord[]>((personIds) =>
+    rowsGroupedBy(ctx.db, CustodyRecord, 'person_id', personIds, 't.from_at, t.id'),
+  ),
   openByPerson: new DataLoader<string, CustodyRecord | null>(async (personIds) => {
-    const rows: CustodyRecord[] = await ctx.db
-      .getRepository(CustodyRecord)
-      .createQueryBuilder('k')
-      .where('k.person_id = ANY(:ids) AND k.to_at IS NULL', { ids: [...personIds] })
-      .getMany();
-    const map = new Map(rows.map((r) => [r.personId, r]));
+    const shape = rowShape(ctx.db, CustodyRecord);
+    const rows: Record<string, unknown>[] = await ctx.db.query(
+      `SELECT ${shape.select('t')} FROM custody_record t WHERE t.person_id = ANY($1::uuid[]) AND t.to_at IS NULL`,
+      [personIds],
+    );
+    const map = new Map(rows.map((r) => [r.personId as string, shape.map(r)!]));
     return personIds.map((id) => map.get(id) ?? null);
   }),
 }));

@@ -1,19 +1,20 @@
 import DataLoader from 'dataloader';
-import { In } from 'typeorm';
 import { noteRead } from '../audit/audit.service';
-import { byId } from '../agencies/agency.loaders';
+import { rowsById } from '../db/rows';
 import { perRequest, type RequestContext } from '../auth/context';
 import { Person } from './person.entity';
 
 /** Raw rows, before need-to-know: resolvers filter through ctx.access. */
 export const personLoaders = perRequest(Symbol('persons'), (ctx: RequestContext) => ({
-  person: new DataLoader<string, Person | null>(async (ids) => byId(ids, await ctx.db.getRepository(Person).findBy({ id: In([...ids]) }))),
+  person: new DataLoader<string, Person | null>((ids) => rowsById(ctx.db, Person, ids)),
 }));
 
 /** The person if the caller may see them, else null (NOT_FOUND is indistinguishable from absent). */
 export async function loadVisiblePerson(ctx: RequestContext, id: string): Promise<Person | null> {
-  const [person, visible] = await Promise.all([personLoaders(ctx).person.load(id), ctx.access.visiblePersons(ctx, [id])]);
-  if (!person || !visible.has(id)) return null;
+  // Visibility first: its batched check also brings the person's row (access.policy.ts primes the loader).
+  if (!(await ctx.access.visiblePersons(ctx, [id])).has(id)) return null;
+  const person = await personLoaders(ctx).person.load(id);
+  if (!person) return null;
   noteRead(ctx, 'person.read', id);
   return person;
 }

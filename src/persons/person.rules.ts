@@ -1,6 +1,7 @@
 import { chinaYear } from '../shared/china-time';
 import { badInput } from '../shared/errors';
 import { isRegionCode } from '../shared/region-code';
+import { checkStorableText, codePointLength } from '../shared/text';
 import { parseIdNumber } from './identity-number';
 import { Gender, Vulnerability } from './person.enums';
 import type { PersonInput } from './person.input';
@@ -20,9 +21,9 @@ export interface PersonFacts {
 /** Trimmed; empty means unknown (null); longer than `max` is refused, never cut. */
 export function optionalText(field: string, raw: string | null | undefined, max: number): string | null {
   if (raw === null || raw === undefined) return null;
-  const v = raw.trim();
+  const v = checkStorableText(field, raw).trim();
   // Characters (code points), as PostgreSQL's varchar(n) counts them: a rare name character outside the BMP (生僻字) is one, not two.
-  if ([...v].length > max) throw badInput(field, `${field} must be at most ${max} characters.`);
+  if (codePointLength(v) > max) throw badInput(field, `${field} must be at most ${max} characters.`);
   return v.length === 0 ? null : v;
 }
 

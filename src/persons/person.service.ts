@@ -1,8 +1,8 @@
 import type { EntityManager } from 'typeorm';
 import { appendAudit } from '../audit/audit.service';
 import { AgencyKind, requireAgency } from '../auth/actor';
-import type { RequestContext } from '../auth/context';
-import { constraintName, inTransaction, sqlState } from '../db/transaction';
+import { inRequestTransaction, type RequestContext } from '../auth/context';
+import { constraintName, sqlState } from '../db/transaction';
 import { badInput, conflict, notFound } from '../shared/errors';
 import { prefectureOf } from '../shared/region-code';
 import { uuidOf } from '../shared/relay';
@@ -99,7 +99,7 @@ export async function verifyIdentity(ctx: RequestContext, input: VerifyIdentityI
   if (!name) throw badInput('input.name', 'name must not be empty.');
   const parsed = checkIdNumber('input.idNumber', input.idNumber, new Date());
   await visiblePerson(ctx, id);
-  return inTransaction(ctx.db, async (tx) => {
+  return inRequestTransaction(ctx, async (tx) => {
     const person = (await lockPerson(tx, id))!;
     if (person.gender !== Gender.UNKNOWN && person.gender !== parsed.gender) {
       throw badInput('input.idNumber', 'The ID number contradicts the recorded gender.');

@@ -3,11 +3,11 @@ import { Agency } from '../agencies/agency.entity';
 import { requiredText } from '../agencies/agency.service';
 import { appendAudit } from '../audit/audit.service';
 import { AgencyKind, requireAgency, type AccountActor } from '../auth/actor';
-import type { RequestContext } from '../auth/context';
+import { inRequestTransaction, type RequestContext } from '../auth/context';
 import { RescueCase } from '../cases/rescue-case.entity';
 import { currentCustody, moveCustody } from '../custody/custody.service';
 import { idempotent } from '../db/idempotency';
-import { constraintName, inTransaction, sqlState } from '../db/transaction';
+import { constraintName, sqlState } from '../db/transaction';
 import { appendReferralEvents } from '../events/outbox';
 import { optionalText } from '../persons/person.rules';
 import { lockPerson, personForIntake } from '../persons/person.service';
@@ -55,7 +55,7 @@ export async function logEscortedPerson(ctx: RequestContext, input: LogEscortedP
   const circumstances = optionalText('input.circumstances', input.circumstances, 2000);
   const names = escortNames('input.escortNames', input.escortNames);
   const { idempotencyKey, ...rest } = input;
-  return inTransaction(ctx.db, (tx) =>
+  return inRequestTransaction(ctx, (tx) =>
     idempotent(
       tx,
       { agencyId: actor.agencyId, operation: 'logEscortedPerson', key: idempotencyKey, input: rest, secret: ctx.settings.idNumberKey },
@@ -137,7 +137,7 @@ export async function requestReferral(ctx: RequestContext, input: RequestReferra
   const reason = optionalText('input.reason', input.reason, 2000);
   if (!(await ctx.access.visiblePersons(ctx, [personId])).has(personId)) throw notFound('Person');
   const { idempotencyKey, ...rest } = input;
-  return inTransaction(ctx.db, (tx) =>
+  return inRequestTransaction(ctx, (tx) =>
     idempotent(
       tx,
       { agencyId: actor.agencyId, operation: 'requestReferral', key: idempotencyKey, input: rest, secret: ctx.settings.idNumberKey },

@@ -1,49 +1,23 @@
 import DataLoader from 'dataloader';
-import { In } from 'typeorm';
-import { byId } from '../agencies/agency.loaders';
 import { perRequest, type RequestContext } from '../auth/context';
-import { groupBy } from '../cases/case.loaders';
+import { rowsById, rowsGroupedBy } from '../db/rows';
 import { BedAssignment, Diagnosis, Referral, ReferralEvent } from './referral.entity';
 
 export const referralLoaders = perRequest(Symbol('referrals'), (ctx: RequestContext) => ({
-  referral: new DataLoader<string, Referral | null>(async (ids) =>
-    byId(ids, await ctx.db.getRepository(Referral).findBy({ id: In([...ids]) })),
-  ),
+  referral: new DataLoader<string, Referral | null>((ids) => rowsById(ctx.db, Referral, ids)),
   /** Newest first. */
-  byCase: new DataLoader<string, Referral[]>(async (caseIds) =>
-    groupBy(
-      caseIds,
-      await ctx.db.getRepository(Referral).find({ where: { caseId: In([...caseIds]) }, order: { createdAt: 'DESC', id: 'DESC' } }),
-      (r) => r.caseId!,
-    ),
+  byCase: new DataLoader<string, Referral[]>((caseIds) =>
+    rowsGroupedBy(ctx.db, Referral, 'case_id', caseIds, 't.created_at DESC, t.id DESC'),
   ),
-  eventsByReferral: new DataLoader<string, ReferralEvent[]>(async (ids) =>
-    groupBy(
-      ids,
-      await ctx.db.getRepository(ReferralEvent).find({ where: { referralId: In([...ids]) }, order: { seq: 'ASC' } }),
-      (e) => e.referralId,
-    ),
+  eventsByReferral: new DataLoader<string, ReferralEvent[]>((ids) => rowsGroupedBy(ctx.db, ReferralEvent, 'referral_id', ids, 't.seq')),
+  diagnosesByReferral: new DataLoader<string, Diagnosis[]>((ids) =>
+    rowsGroupedBy(ctx.db, Diagnosis, 'referral_id', ids, 't.diagnosed_at DESC, t.id DESC'),
   ),
-  diagnosesByReferral: new DataLoader<string, Diagnosis[]>(async (ids) =>
-    groupBy(
-      ids,
-      await ctx.db.getRepository(Diagnosis).find({ where: { referralId: In([...ids]) }, order: { diagnosedAt: 'DESC', id: 'DESC' } }),
-      (d) => d.referralId,
-    ),
+  diagnosesByPerson: new DataLoader<string, Diagnosis[]>((ids) =>
+    rowsGroupedBy(ctx.db, Diagnosis, 'person_id', ids, 't.diagnosed_at DESC, t.id DESC'),
   ),
-  diagnosesByPerson: new DataLoader<string, Diagnosis[]>(async (ids) =>
-    groupBy(
-      ids,
-      await ctx.db.getRepository(Diagnosis).find({ where: { personId: In([...ids]) }, order: { diagnosedAt: 'DESC', id: 'DESC' } }),
-      (d) => d.personId,
-    ),
-  ),
-  bedsByReferral: new DataLoader<string, BedAssignment[]>(async (ids) =>
-    groupBy(
-      ids,
-      await ctx.db.getRepository(BedAssignment).find({ where: { referralId: In([...ids]) }, order: { assignedAt: 'DESC', id: 'DESC' } }),
-      (b) => b.referralId,
-    ),
+  bedsByReferral: new DataLoader<string, BedAssignment[]>((ids) =>
+    rowsGroupedBy(ctx.db, BedAssignment, 'referral_id', ids, 't.assigned_at DESC, t.id DESC'),
   ),
 }));
 

@@ -3,12 +3,11 @@ import { Agency } from '../agencies/agency.entity';
 import { requiredText } from '../agencies/agency.service';
 import { appendAudit } from '../audit/audit.service';
 import { requireAgency, type AccountActor } from '../auth/actor';
-import type { RequestContext } from '../auth/context';
+import { inRequestTransaction, type RequestContext } from '../auth/context';
 import { CaseOutcome, CaseStatus, IntakeChannel } from '../cases/case.enums';
 import { closeCaseInTx, openCaseInTx } from '../cases/case.service';
 import { RescueCase } from '../cases/rescue-case.entity';
 import { currentCustody, moveCustody, releaseCustody } from '../custody/custody.service';
-import { inTransaction } from '../db/transaction';
 import { appendReferralEvents } from '../events/outbox';
 import { Vulnerability } from '../persons/person.enums';
 import { lockPerson } from '../persons/person.service';
@@ -64,7 +63,7 @@ export async function step(
   // until the pool times out. A referral's person never changes, and a party stays a party.
   const target = await ctx.db.getRepository(Referral).findOne({ where: { id }, select: { id: true, personId: true } });
   if (!target || !(await ctx.access.visiblePersons(ctx, [target.personId])).has(target.personId)) throw notFound('Referral');
-  return inTransaction(ctx.db, async (tx) => {
+  return inRequestTransaction(ctx, async (tx) => {
     const referral = await tx
       .getRepository(Referral)
       .createQueryBuilder('r')
@@ -185,7 +184,8 @@ export function dispatchDetails(
   check: (field: string, names: string[]) => string[],
 ): StepDetails {
   return {
-    escortAgencyId: escortAgencyId ? uuidOf('Agency', escortAgencyId, 'input.escortAgencyId') : null,
+    // Only absent (null) means the dispatcher; an empty string is no agency id and is refused like any other.
+    escortAgencyId: escortAgencyId != null ? uuidOf('Agency', escortAgencyId, 'input.escortAgencyId') : null,
     escortNames: check('input.escortNames', names),
   };
 }

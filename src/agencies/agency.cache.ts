@@ -1,0 +1,27 @@
+import type { DataSource } from 'typeorm';
+import { rowShape } from '../db/rows';
+import { Agency } from './agency.entity';
+
+/**
+ * Agencies never change once created (the API has no update or delete), so
+ * every process keeps the ones it has seen: the agency names on a dashboard
+ * cost no query after the first. A new agency is simply a cache miss.
+ */
+const cache = new WeakMap<DataSource, Map<string, Agency>>();
+
+export async function agenciesById(db: DataSource, ids: readonly string[]): Promise<(Agency | null)[]> {
+  let known = cache.get(db);
+  if (!known) cache.set(db, (known = new Map()));
+  const missing = [...new Set(ids.filter((id) => !known.has(id)))];
+  if (missing.length > 0) {
+    const shape = rowShape(db, Agency);
+    const rows: Record<string, unknown>[] = await db.query(`SELECT ${shape.select('a')} FROM agency a WHERE a.id = ANY($1::uuid[])`, [
+      missing,
+    ]);
+    for (const row of rows) {
+      const agency = shape.map(row)!;
+      known.set(agency.id, agency);
+    }
+  }
+  return ids.map((id) => known.get(id) ?? null);
+}
