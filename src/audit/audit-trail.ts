@@ -5,6 +5,8 @@ import { decodeCursor, encodeCursor, pageSize, uuidOf, type NodeType } from '../
 import { AuditEntry, type AuditEntryConnection } from './audit-entry.type';
 import { noteRead } from './audit.service';
 
+const MAX_BIGINT = 2n ** 63n - 1n;
+
 /**
  * Who read or changed what about one person, newest first, keyset on the
  * log's identity column. DOMAIN.md §6: access to sensitive records is asked
@@ -24,7 +26,10 @@ export async function auditTrail(
   let before: string | null = null;
   if (after) {
     const [seq] = decodeCursor(after);
-    if (typeof seq !== 'string' || !/^[0-9]{1,19}$/.test(seq)) throw badInput('after', 'Not a cursor returned by this hub.');
+    // A bigint: 19 digits may still be past its maximum, which PostgreSQL refuses (SQLSTATE 22003).
+    if (typeof seq !== 'string' || !/^[0-9]{1,19}$/.test(seq) || BigInt(seq) > MAX_BIGINT) {
+      throw badInput('after', 'Not a cursor returned by this hub.');
+    }
     before = seq;
   }
   // Role first: a refusal that does not depend on the person tells nothing about them.

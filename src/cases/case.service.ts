@@ -97,18 +97,18 @@ export async function openCase(ctx: RequestContext, input: OpenCaseInput): Promi
 }
 
 /**
- * The id of the caller's own case (others: NOT_FOUND if they may not see it, else FORBIDDEN). Checked
+ * The caller's own case, its id and person (others: NOT_FOUND if they may not see it, else FORBIDDEN). Checked
  * before the transaction, like a referral step: the access policy reads on its own pool connection, and
  * asking it while holding a connection and the row lock let poolSize concurrent closes wait on each other
  * until the pool timed out. A case's person and station never change.
  */
-async function ownCaseId(ctx: RequestContext, caseGlobalId: string): Promise<string> {
+async function ownCase(ctx: RequestContext, caseGlobalId: string): Promise<{ id: string; personId: string }> {
   const actor = requireAgency(ctx.actor);
   const id = uuidOf('RescueCase', caseGlobalId, 'input.caseId');
   const found = await ctx.db.getRepository(RescueCase).findOne({ where: { id }, select: { id: true, personId: true, stationId: true } });
   if (!found || !(await ctx.access.visiblePersons(ctx, [found.personId])).has(found.personId)) throw notFound('RescueCase');
   if (actor.agencyId !== found.stationId) throw forbidden("Only the case's own station may do this.");
-  return id;
+  return { id, personId: found.personId };
 }
 
 /** The case row, locked for the rest of the transaction. */
@@ -150,15 +150,17 @@ export async function closeCase(ctx: RequestContext, input: CloseCaseInput): Pro
     const id = checkIdNumber('input.collector.idNumber', input.collector.idNumber, now);
     closing.collectorIdNumber = encryptIdNumber(ctx.settings.idNumberKey, id.normalized).toString('base64');
   }
-  const caseId = await ownCaseId(ctx, input.caseId);
+  const { id: caseId, personId } = await ownCase(ctx, input.caseId);
   return inRequestTransaction(ctx, async (tx) => {
+    // The person before the case: a received return or placement (referral.step.ts) closes the case while holding
+    // the person's lock, so the other order deadlocks with it.
+    const person = (await lockPerson(tx, personId))!;
     const rescueCase = await lockCase(tx, caseId);
     if (rescueCase.status !== CaseStatus.OPEN) throw invalidTransition(rescueCase.status, 'The case is already closed.');
     // After the case's own checks, so that the answer tells its real status (and nothing to a stranger).
     if (REFERRAL_OUTCOMES.includes(input.outcome)) {
       throw invalidTransition(rescueCase.status, `${input.outcome} comes from a received referral, not from closeCase.`);
     }
-    const person = (await lockPerson(tx, rescueCase.personId))!;
     if (ALONE_OUTCOMES.includes(input.outcome) && mayNotLeaveAlone(person, now)) {
       throw badInput(
         'input.outcome',
@@ -189,7 +191,7 @@ export async function extendRescuePeriod(ctx: RequestContext, input: ExtendRescu
   const actor = requireAgency(ctx.actor, AgencyKind.RESCUE_STATION);
   if (actor.role !== AccountRole.SUPERVISOR) throw forbidden('Only a supervisor of the station may extend a rescue period.');
   const reason = requiredText('input.reason', input.reason, 2000);
-  const caseId = await ownCaseId(ctx, input.caseId);
+  const { id: caseId } = await ownCase(ctx, input.caseId);
   return inRequestTransaction(ctx, async (tx) => {
     const rescueCase = await lockCase(tx, caseId);
     if (rescueCase.status !== CaseStatus.OPEN) throw invalidTransition(rescueCase.status, 'A closed case has no rescue period to extend.');

@@ -1,6 +1,7 @@
 import { createHash, createHmac } from 'node:crypto';
 import type { EntityManager } from 'typeorm';
 import { badInput, conflict } from '../shared/errors';
+import { checkStorableText, codePointLength } from '../shared/text';
 
 /** Stable JSON (sorted keys) so that the same input always hashes the same. */
 function canonical(value: unknown): string {
@@ -45,7 +46,8 @@ export async function idempotent<T>(
 ): Promise<T> {
   if (scope.key == null) return (await create()).value;
   const field = scope.field ?? 'input.idempotencyKey';
-  if (scope.key.length < 1 || scope.key.length > 100) throw badInput(field, 'idempotencyKey must be 1-100 characters.');
+  const length = codePointLength(checkStorableText(field, scope.key));
+  if (length < 1 || length > 100) throw badInput(field, 'idempotencyKey must be 1-100 characters.');
   const hash = (scope.secret ? createHmac('sha256', scope.secret).update('idempotency:') : createHash('sha256'))
     .update(canonical(scope.input))
     .digest();

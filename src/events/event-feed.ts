@@ -12,6 +12,8 @@ export const LISTENER_APPLICATION_NAME = 'rescue-referral-hub-listener';
 const BATCH = 500;
 const RECONNECT_FIRST_MS = 100;
 const RECONNECT_MAX_MS = 5_000;
+/** The listening connection must answer a ping within this (at most the poll interval). */
+const PING_TIMEOUT_MS = 5_000;
 
 export interface EventFeedOptions {
   db: DataSource;
@@ -65,6 +67,7 @@ export class EventFeed {
   private reconnectTimer: NodeJS.Timeout | undefined;
   private reconnectDelay = RECONNECT_FIRST_MS;
   private pollTimer: NodeJS.Timeout | undefined;
+  private pinging = false;
   private pumping: Promise<void> | undefined;
   private pumpAgain = false;
   private stopped = false;
@@ -202,14 +205,30 @@ export class EventFeed {
     this.reconnectTimer.unref();
   }
 
-  /** A connection can die without a word (a dropped NAT entry); the poll finds out. */
+  /**
+   * A connection can die without a word (a dropped NAT entry, a server that stopped answering); the poll
+   * finds out. An unanswered ping counts as lost: its query would otherwise wait for TCP to give up (many
+   * minutes), with the next polls' pings queued behind it.
+   */
   private async checkListener(): Promise<void> {
     const client = this.client;
-    if (!client) return;
+    if (!client || this.pinging) return;
+    this.pinging = true;
+    let timer: NodeJS.Timeout | undefined;
     try {
-      await client.query('SELECT 1');
+      await Promise.race([
+        client.query('SELECT 1'),
+        new Promise((_resolve, reject) => {
+          const ms = Math.min(this.opts.pollMs, PING_TIMEOUT_MS);
+          timer = setTimeout(() => reject(new Error(`the listening connection did not answer a ping within ${ms} ms`)), ms);
+          timer.unref();
+        }),
+      ]);
     } catch (err) {
       this.lost(client, err as Error);
+    } finally {
+      clearTimeout(timer);
+      this.pinging = false;
     }
   }
 

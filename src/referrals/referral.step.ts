@@ -64,6 +64,10 @@ export async function step(
   const target = await ctx.db.getRepository(Referral).findOne({ where: { id }, select: { id: true, personId: true } });
   if (!target || !(await ctx.access.visiblePersons(ctx, [target.personId])).has(target.personId)) throw notFound('Referral');
   return inRequestTransaction(ctx, async (tx) => {
+    // The person before the referral: intake, requests and closing a case lock the person row first, and a step
+    // that moves custody or closes a case would otherwise take the same locks in the other order (its custody
+    // insert key-locks the person) and deadlock with them, each costing a deadlock_timeout before the retry.
+    await lockPerson(tx, target.personId);
     const referral = await tx
       .getRepository(Referral)
       .createQueryBuilder('r')

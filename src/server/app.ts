@@ -17,6 +17,7 @@ import { authenticate } from '../auth/authenticate';
 import type { HubSettings, RequestContext } from '../auth/context';
 import { bearerToken } from '../auth/token';
 import { createDataSource } from '../db/data-source';
+import { isDatabaseUnavailable } from '../db/unavailable';
 import { EventFeed } from '../events/event-feed';
 import { startExpirySweep } from '../referrals/referral.expiry';
 import type { Config } from '../shared/config';
@@ -28,6 +29,7 @@ import { introspectionGuardPlugin } from './introspection';
 import { bodyErrorHandler, queryLimits, queryLimitsPlugin, tokenLimitMiddleware } from './limits';
 import { RateLimiter, rateLimitKey, rateLimitMiddleware } from './rate-limit';
 import { createSchema } from './schema';
+import { subscriptionValidationGuard } from './subscription-validation';
 import { attachWebSocket, type WebSocketHandle } from './ws';
 
 export interface Hub {
@@ -48,6 +50,11 @@ export interface HubOptions {
 }
 
 export class PortInUseError extends Error {}
+
+const DATABASE_UNAVAILABLE = 'The hub cannot reach its database; try again shortly.';
+
+/** /healthz answers 503 when the database has not answered `SELECT 1` within this. */
+const HEALTHZ_TIMEOUT_MS = 3_000;
 
 export async function startHub(opts: HubOptions): Promise<Hub> {
   const { config, logger } = opts;
@@ -97,6 +104,13 @@ export async function startHub(opts: HubOptions): Promise<Hub> {
       schema,
       // Tells strangers nothing about the schema ("Did you mean ...").
       hideSchemaDetailsFromClientErrors: true,
+      // Apollo's own messages may quote the request (a name, an ID number): only that something happened reaches the log.
+      logger: {
+        debug: () => undefined,
+        info: () => undefined,
+        warn: () => logger.warn({ source: 'apollo' }, 'Apollo Server warning (text withheld: it may quote the request)'),
+        error: () => logger.error({ source: 'apollo' }, 'Apollo Server error (text withheld: it may quote the request)'),
+      },
       allowBatchedHttpRequests: false,
       // main.ts owns SIGINT/SIGTERM: Apollo's own handlers would race it and stall the drain.
       stopOnTerminationSignals: false,
@@ -111,9 +125,34 @@ export async function startHub(opts: HubOptions): Promise<Hub> {
         introspectionGuardPlugin(),
         queryLimitsPlugin(limits),
         {
+          // Subscriptions are served over graphql-ws; over HTTP graphql-js would run the field without its stream.
+          async requestDidStart() {
+            return {
+              async didResolveOperation({ operation }) {
+                if (operation?.operation !== 'subscription') return;
+                throw new GraphQLError('Subscriptions are served over WebSocket (graphql-transport-ws) at this URL, not over HTTP.', {
+                  extensions: { code: 'BAD_REQUEST', http: { status: 400 } },
+                });
+              },
+            };
+          },
+        },
+        {
           // Reads of personal records are audited once per request, after the response is built.
           async requestDidStart() {
-            return { willSendResponse: ({ contextValue }) => flushReads(contextValue) };
+            return {
+              async willSendResponse({ contextValue, response }) {
+                try {
+                  await flushReads(contextValue);
+                } catch (err) {
+                  if (!isDatabaseUnavailable(err) || response.body.kind !== 'single') throw err;
+                  // Reads that cannot be audited are not shown (as over WebSocket); the answer is the outage itself,
+                  // not Apollo's bare HTTP 500.
+                  response.http.status = 503;
+                  response.body.singleResult = { errors: [{ message: DATABASE_UNAVAILABLE, extensions: { code: 'SERVICE_UNAVAILABLE' } }] };
+                }
+              },
+            };
           },
         },
         ws.apolloPlugin,
@@ -122,11 +161,21 @@ export async function startHub(opts: HubOptions): Promise<Hub> {
     await apollo.start();
 
     app.get('/healthz', async (_req, res) => {
+      // Bounded: a database that does not answer (frozen, or behind a network gone silent) would otherwise hang
+      // the check, which load balancers read as "no news" for far longer than a 503.
+      let timer: NodeJS.Timeout | undefined;
       try {
-        await db.query('SELECT 1');
+        await Promise.race([
+          db.query('SELECT 1'),
+          new Promise((_resolve, reject) => {
+            timer = setTimeout(() => reject(new Error('no answer')), HEALTHZ_TIMEOUT_MS);
+          }),
+        ]);
         res.status(200).json({ status: 'ok' });
       } catch {
         res.status(503).json({ status: 'database unavailable' });
+      } finally {
+        clearTimeout(timer);
       }
     });
     app.use(
@@ -138,6 +187,7 @@ export async function startHub(opts: HubOptions): Promise<Hub> {
       }),
       express.json({ limit: config.maxBodyBytes }),
       tokenLimitMiddleware(limits),
+      subscriptionValidationGuard(schema),
       expressMiddleware(apollo, {
         context: async ({ req, res }) => {
           try {
@@ -150,7 +200,7 @@ export async function startHub(opts: HubOptions): Promise<Hub> {
               throw new GraphQLError(err.message, { extensions: { code: err.code, http: { status: 401 } } });
             }
             logger.error({ err: { name: (err as Error).name, message: (err as Error).message } }, 'authentication failed');
-            throw new GraphQLError('The hub cannot reach its database; try again shortly.', {
+            throw new GraphQLError(DATABASE_UNAVAILABLE, {
               extensions: { code: 'SERVICE_UNAVAILABLE', http: { status: 503 } },
             });
           }

@@ -13,8 +13,10 @@ import type { RequestContext } from '../auth/context';
 import type { Config } from '../shared/config';
 import type { Logger } from '../shared/logger';
 import { maskError } from './errors.plugin';
+import { asVariableError, withInputField } from './input-field';
 import { checkOperation, checkTokens, type QueryLimits } from './limits';
 import { rateLimited, rateLimitKey, type RateLimiter } from './rate-limit';
+import { SAFE_RULES, subscriptionSelectsNothing } from './subscription-validation';
 
 export interface WebSocketHandle {
   apolloPlugin: ApolloServerPlugin<RequestContext>;
@@ -124,13 +126,21 @@ export function attachWebSocket(opts: {
         } catch (err) {
           return [err instanceof GraphQLError ? err : new GraphQLError('The operation could not be parsed.')];
         }
-        const invalid = validate(opts.schema, document, undefined, { hideSuggestions: true });
+        // SAFE_RULES: graphql-js's own subscription rule throws on some @skip/@include (subscription-validation.ts).
+        const invalid = validate(opts.schema, document, SAFE_RULES, { hideSuggestions: true });
         if (invalid.length > 0) return invalid;
         const operationName = payload.operationName ?? undefined;
         if (!getOperationAST(document, operationName)) return [new GraphQLError('Unable to identify the operation.')];
         const variables = payload.variables ?? undefined;
         const refused = checkOperation(opts.schema, document, limits, variables, operationName);
         if (refused) return [refused];
+        if (subscriptionSelectsNothing(opts.schema, document, operationName, variables)) {
+          return [
+            new GraphQLError('The subscription selects no field: @skip/@include leave out its root field.', {
+              extensions: { code: 'BAD_REQUEST' },
+            }),
+          ];
+        }
         return { schema: opts.schema, document, variableValues: variables, operationName };
       },
       async context(ctx) {
@@ -156,13 +166,27 @@ export function attachWebSocket(opts: {
         }
         if (!('errors' in result) || !result.errors) return result;
         const errors = result.errors.map((e) => {
-          const f = maskError(e.toJSON());
+          // Variables that do not fit are the client's mistake (BAD_USER_INPUT naming the field), as over HTTP.
+          const f = maskError(withInputField(asVariableError(e.toJSON()), args.document), context.requestId);
+          if (f.extensions?.code === 'INTERNAL_SERVER_ERROR') {
+            // As over HTTP: the client sees "Unexpected error." and the request id; the log gets the original.
+            const original = e.originalError ?? e;
+            logger.error(
+              {
+                requestId: context.requestId,
+                path: e.path,
+                err: { name: original.name, message: original.message, stack: original.stack },
+              },
+              'unexpected error in a subscription payload',
+            );
+          }
           return new GraphQLError(f.message, { path: f.path, extensions: f.extensions });
         });
         return { ...result, errors };
       },
       onError(_ctx, id, _payload, errors) {
-        logger.warn({ operationId: id, errors: errors.map((e) => e.message) }, 'subscription error');
+        // Codes only: graphql-js's messages quote the operation's literals, which may be a name or an ID number.
+        logger.warn({ operationId: id, codes: errors.map((e) => e.extensions?.code ?? null) }, 'subscription error');
       },
     },
     wss,

@@ -63,6 +63,17 @@ export function decodeCursor(cursor: string, field = 'after'): (string | number)
 const PG_TIMESTAMPTZ = /^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01]) ([01]\d|2[0-3]):[0-5]\d:[0-5]\d(\.\d{1,6})?[+-]\d{2}(:\d{2})?$/;
 
 /**
+ * What the pattern cannot see and PostgreSQL refuses (SQLSTATE 22008/22009):
+ * a day the month does not have, year 0000, an offset past ±15:59.
+ */
+function isRealTimestamp(at: string): boolean {
+  const [y, m, d] = at.slice(0, 10).split('-').map(Number);
+  const offset = /[+-](\d{2})(?::(\d{2}))?$/.exec(at)!;
+  const daysInMonth = new Date(Date.UTC(y, m, 0)).getUTCDate();
+  return y >= 1 && d <= daysInMonth && Number(offset[1]) <= 15 && Number(offset[2] ?? 0) <= 59;
+}
+
+/**
  * A (timestamp, id) keyset cursor as issued by a connection of this hub.
  * Anything else — even one that decodes — is BAD_USER_INPUT on `after`,
  * never a database error.
@@ -70,7 +81,14 @@ const PG_TIMESTAMPTZ = /^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01]) ([01]\d|2[0
 export function decodeKeysetCursor(after: string): { at: string; id: string } {
   const parts = decodeCursor(after);
   const [at, id] = parts;
-  if (parts.length !== 2 || typeof at !== 'string' || typeof id !== 'string' || !PG_TIMESTAMPTZ.test(at) || !UUID.test(id)) {
+  if (
+    parts.length !== 2 ||
+    typeof at !== 'string' ||
+    typeof id !== 'string' ||
+    !PG_TIMESTAMPTZ.test(at) ||
+    !isRealTimestamp(at) ||
+    !UUID.test(id)
+  ) {
     throw badInput('after', 'Not a cursor returned by this hub.');
   }
   return { at, id };
