@@ -1,0 +1,70 @@
+import type { DataSource, EntityTarget, ObjectLiteral } from 'typeorm';
+import { decodeKeysetCursor, encodeCursor } from '../shared/relay';
+import { rowShape } from './rows';
+
+/** A WHERE clause under construction, with numbered parameters ($1, $2, ...). */
+export class SqlFilter {
+  readonly params: unknown[] = [];
+  private readonly parts: string[] = [];
+
+  /** Adds a parameter and returns its placeholder. */
+  param(value: unknown): string {
+    return `$${this.params.push(value)}`;
+  }
+
+  and(condition: string): this {
+    this.parts.push(condition);
+    return this;
+  }
+
+  get sql(): string {
+    return this.parts.length ? this.parts.join(' AND ') : 'TRUE';
+  }
+}
+
+export interface KeysetPage<T> {
+  edges: { cursor: string; node: T }[];
+  pageInfo: { hasNextPage: boolean; endCursor: string | null };
+  totalCount: number;
+}
+
+/**
+ * Newest first on (timestamp, id), after an opaque cursor, with the total
+ * count of the filter — in ONE statement with whole rows (an empty page still
+ * brings its count). Pages stay stable while rows are added; the cursor
+ * keeps PostgreSQL's own microsecond timestamp (a JS Date would round it and
+ * skip rows). `filter` must use `alias` for the table.
+ */
+export async function keysetPage<T extends ObjectLiteral & { id: string }>(
+  db: DataSource,
+  opts: { entity: EntityTarget<T>; alias: string; timeColumn: string; filter: SqlFilter; first: number; after?: string | null },
+): Promise<KeysetPage<T>> {
+  const { alias: a, timeColumn, filter, first } = opts;
+  const shape = rowShape(db, opts.entity);
+  const table = db.getMetadata(opts.entity).tableName;
+  const base = filter.sql;
+  let page = base;
+  if (opts.after) {
+    const { at, id } = decodeKeysetCursor(opts.after);
+    page += ` AND (${a}.${timeColumn}, ${a}.id) < (${filter.param(at)}::timestamptz, ${filter.param(id)}::uuid)`;
+  }
+  const rows: Record<string, unknown>[] = await db.query(
+    `SELECT t.total_count, pg.*
+       FROM (SELECT count(*)::int AS total_count FROM "${table}" ${a} WHERE ${base}) t
+       LEFT JOIN LATERAL (
+         SELECT ${shape.select(a)}, ${a}.${timeColumn}::text AS cursor_at
+           FROM "${table}" ${a} WHERE ${page}
+          ORDER BY ${a}.${timeColumn} DESC, ${a}.id DESC LIMIT ${first + 1}) pg ON TRUE`,
+    filter.params,
+  );
+  const found = rows.filter((r) => r.id != null);
+  const edges = found.slice(0, first).map((row) => {
+    const node = shape.map(row)!;
+    return { cursor: encodeCursor([row.cursor_at as string, node.id]), node };
+  });
+  return {
+    edges,
+    pageInfo: { hasNextPage: found.length > first, endCursor: edges.at(-1)?.cursor ?? null },
+    totalCount: Number(rows[0].total_count),
+  };
+}
