@@ -25,4 +25,3 @@ export function mayNotLeaveAlone(person: Pick<Person, 'birthYear' | 'vulnerabili
   return person.vulnerabilities.some((v) => MAY_NOT_LEAVE_ALONE.includes(v));
 }
 
-export { chinaYear };

@@ -17,7 +17,8 @@ import { badInput, conflict, forbidden, invalidTransition, notFound } from '../s
 import { uuidOf } from '../shared/relay';
 import { CaseOutcome, CaseStatus, type IntakeChannel } from './case.enums';
 import type { CloseCaseInput, ExtendRescuePeriodInput, OpenCaseInput } from './case.input';
-import { ALONE_OUTCOMES, REFERRAL_OUTCOMES, chinaYear, mayNotLeaveAlone } from './case.rules';
+import { chinaYear } from '../shared/china-time';
+import { ALONE_OUTCOMES, REFERRAL_OUTCOMES, mayNotLeaveAlone } from './case.rules';
 import { RescueCase, RescuePeriodExtension } from './rescue-case.entity';
 
 export interface NewCase {
