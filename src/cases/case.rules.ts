@@ -24,4 +24,3 @@ export function mayNotLeaveAlone(person: Pick<Person, 'birthYear' | 'vulnerabili
   if (person.birthYear !== null && chinaYear(now) - person.birthYear <= 16) return true;
   return person.vulnerabilities.some((v) => MAY_NOT_LEAVE_ALONE.includes(v));
 }
-
