@@ -93,7 +93,8 @@ describe('the listening connection', () => {
 
     const got = await station.count(3);
     expect(got.map((i) => i.referralEvents.type)).toEqual(['REQUESTED', 'ACCEPTED', 'CANCELLED']);
-    expect(hubA.logLines.some((l) => l.includes('event listener reconnected'))).toBe(true);
+    // Hub B may deliver before hub A has logged its own reconnect: wait for the line, don't race it.
+    await eventually('hub A logged its reconnect', () => hubA.logLines.some((l) => l.includes('event listener reconnected')));
     const after = await eventually('both processes listen again', async () => {
       const pids = await listeners();
       return pids.length === 2 && pids;
