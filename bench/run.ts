@@ -20,7 +20,10 @@ import { runSubscriptions } from './subscriptions';
  * results in bench/results/<date>.json and .md. Settings: BENCH_SCALE (1),
  * BENCH_DURATION seconds per run (10), BENCH_CONNECTIONS ("10,50"),
  * BENCH_SUBSCRIBERS (1000), BENCH_DATABASE_URL (default: embedded),
- * BENCH_CPU_PROFILE=1 (profile the hub during the dashboard afterwards).
+ * BENCH_CPU_PROFILE=1 (profile the hub during the dashboard afterwards),
+ * BENCH_ONLY (comma-separated subset of sql, dashboard, person, handoff,
+ * subscriptions, report: for working on one workload; such runs are written
+ * as <date>-partial.*).
  */
 
 const ROOT = path.join(__dirname, '..');
@@ -133,6 +136,11 @@ async function main(): Promise<void> {
   const warmup = Math.min(5, Math.max(2, seconds / 3));
   const connections = (process.env.BENCH_CONNECTIONS ?? '10,50').split(',').map((x) => Number(x.trim()));
   const subscriberCount = positive('BENCH_SUBSCRIBERS', '1000');
+  const WORKLOADS = ['sql', 'dashboard', 'person', 'handoff', 'subscriptions', 'report'] as const;
+  const only = process.env.BENCH_ONLY ? process.env.BENCH_ONLY.split(',').map((w) => w.trim()) : undefined;
+  for (const w of only ?? [])
+    if (!(WORKLOADS as readonly string[]).includes(w)) throw new Error(`BENCH_ONLY: unknown workload "${w}" (${WORKLOADS.join(', ')})`);
+  const wanted = (w: (typeof WORKLOADS)[number]) => !only || only.includes(w);
   const schema = fs.readFileSync(path.join(ROOT, 'schema', 'schema.graphql'), 'utf8');
   const typeBody = (name: string) => new RegExp(`type ${name}\\s*\\{([^}]*)\\}`).exec(schema)?.[1] ?? '';
   const hasSubscriptions = /\breferralEvents\s*\(/.test(typeBody('Subscription')) || /\breferralEvents\s*:/.test(typeBody('Subscription'));
@@ -210,36 +218,38 @@ async function main(): Promise<void> {
 
     // --- SQL statements per request (in-process hub, counted) ------------------
     const edges = (d: unknown) => (d as { cases: { edges: unknown[] } }).cases.edges.length;
-    const sqlCounts = await countStatements(db.url, [
-      {
-        label: 'dashboard, first: 10',
-        token: stationToken,
-        query: dashboardQuery,
-        variables: JSON.parse(dashboard(10).body).variables,
-        rows: edges,
-      },
-      {
-        label: 'dashboard, first: 50',
-        token: stationToken,
-        query: dashboardQuery,
-        variables: JSON.parse(dashboard(50).body).variables,
-        rows: edges,
-      },
-      {
-        label: 'dashboard, first: 100',
-        token: stationToken,
-        query: dashboardQuery,
-        variables: JSON.parse(dashboard(100).body).variables,
-        rows: edges,
-      },
-      {
-        label: 'person by id',
-        token: token(sample[0].station_id),
-        query: personQuery,
-        variables: JSON.parse(personRequests[0].body).variables,
-        rows: () => 1,
-      },
-    ]);
+    const sqlCounts = !wanted('sql')
+      ? []
+      : await countStatements(db.url, [
+          {
+            label: 'dashboard, first: 10',
+            token: stationToken,
+            query: dashboardQuery,
+            variables: JSON.parse(dashboard(10).body).variables,
+            rows: edges,
+          },
+          {
+            label: 'dashboard, first: 50',
+            token: stationToken,
+            query: dashboardQuery,
+            variables: JSON.parse(dashboard(50).body).variables,
+            rows: edges,
+          },
+          {
+            label: 'dashboard, first: 100',
+            token: stationToken,
+            query: dashboardQuery,
+            variables: JSON.parse(dashboard(100).body).variables,
+            rows: edges,
+          },
+          {
+            label: 'person by id',
+            token: token(sample[0].station_id),
+            query: personQuery,
+            variables: JSON.parse(personRequests[0].body).variables,
+            rows: () => 1,
+          },
+        ]);
     for (const q of sqlCounts) log(`SQL per request: ${q.label}: ${q.statements} statements (${q.rows} rows)`);
 
     // --- the hub and the limit server, each in its own process -----------------
@@ -268,48 +278,57 @@ async function main(): Promise<void> {
     );
     const referralsShown = page.cases.edges.reduce((n, e) => n + e.node.referrals.length, 0);
     notes.push(`dashboard page: ${page.cases.edges.length} of ${page.cases.totalCount} open cases, ${referralsShown} referrals`);
-    http.push(
-      await measureHttp(
-        'station dashboard (50 cases)',
-        [dashboard(50)],
-        hub,
-        { server: limit, path: '/dashboard' },
-        connections,
-        seconds,
-        warmup,
-      ),
-    );
-    http.push(await measureHttp('person by id', personRequests, hub, { server: limit, path: '/person' }, connections, seconds, warmup));
+    if (wanted('dashboard'))
+      http.push(
+        await measureHttp(
+          'station dashboard (50 cases)',
+          [dashboard(50)],
+          hub,
+          { server: limit, path: '/dashboard' },
+          connections,
+          seconds,
+          warmup,
+        ),
+      );
+    if (wanted('person'))
+      http.push(await measureHttp('person by id', personRequests, hub, { server: limit, path: '/person' }, connections, seconds, warmup));
 
     // --- hand-offs ---------------------------------------------------------------
     const handoffStart = new Date(Date.now() - 1000);
-    const warm = await runHandoff(hub.url, workers, Math.min(connections[0], workers.length), warmup, hub.pid);
     const runs: HandoffMeasurement[] = [];
-    for (const wanted of connections) {
-      const c = Math.min(wanted, workers.length);
-      if (c < wanted)
-        notes.push(
-          `hand-off: ${c} workers instead of ${wanted}: only ${workers.length} persons are held by their station with no open referral`,
+    const handoffProblems: string[] = [];
+    if (wanted('handoff')) {
+      const warm = await runHandoff(hub.url, workers, Math.min(connections[0], workers.length), warmup, hub.pid);
+      for (const want of connections) {
+        const c = Math.min(want, workers.length);
+        if (c < want)
+          notes.push(
+            `hand-off: ${c} workers instead of ${want}: only ${workers.length} persons are held by their station with no open referral`,
+          );
+        const h = await runHandoff(hub.url, workers, c, seconds, hub.pid);
+        runs.push(h);
+        log(
+          `hand-off ${c} workers: ${h.cyclesPerSecond.toFixed(1)} cycles/s p50 ${h.p50Ms.toFixed(0)} p99 ${h.p99Ms.toFixed(0)} ms, ${h.failures.length} failed`,
         );
-      const h = await runHandoff(hub.url, workers, c, seconds, hub.pid);
-      runs.push(h);
-      log(
-        `hand-off ${c} workers: ${h.cyclesPerSecond.toFixed(1)} cycles/s p50 ${h.p50Ms.toFixed(0)} p99 ${h.p99Ms.toFixed(0)} ms, ${h.failures.length} failed`,
+        for (const f of h.failures.slice(0, 5)) log(`  failed: ${f}`);
+      }
+      handoffProblems.push(
+        ...(await checkHandoffs(
+          db.url,
+          workers,
+          handoffStart,
+          [warm, ...runs].reduce((n, r) => n + r.cycles, 0),
+        )),
       );
-      for (const f of h.failures.slice(0, 5)) log(`  failed: ${f}`);
+      if (warm.failures.length) handoffProblems.push(`${warm.failures.length} warm-up cycles failed: ${warm.failures[0]}`);
+      log(`hand-off ledger: ${handoffProblems.length ? handoffProblems.join('; ') : 'intact'}`);
     }
-    const handoffProblems = await checkHandoffs(
-      db.url,
-      workers,
-      handoffStart,
-      [warm, ...runs].reduce((n, r) => n + r.cycles, 0),
-    );
-    if (warm.failures.length) handoffProblems.push(`${warm.failures.length} warm-up cycles failed: ${warm.failures[0]}`);
-    log(`hand-off ledger: ${handoffProblems.length ? handoffProblems.join('; ') : 'intact'}`);
 
     // --- subscriptions -----------------------------------------------------------
     let subscriptions: Results['subscriptions'];
-    if (!hasSubscriptions) {
+    if (!wanted('subscriptions')) {
+      subscriptions = { skipped: 'skipped: not in BENCH_ONLY' };
+    } else if (!hasSubscriptions) {
       subscriptions = { skipped: 'skipped: no subscriptions yet (schema/schema.graphql has no Subscription.referralEvents)' };
       log(subscriptions.skipped);
     } else {
@@ -327,7 +346,9 @@ async function main(): Promise<void> {
     }
 
     // --- station report ----------------------------------------------------------
-    if (!hasReport) {
+    if (!wanted('report')) {
+      // not in BENCH_ONLY
+    } else if (!hasReport) {
       notes.push('station report: skipped: no stationReport in schema/schema.graphql yet');
       log('station report: skipped: no stationReport yet');
     } else {
@@ -385,7 +406,7 @@ async function main(): Promise<void> {
 
     const outDir = path.join(ROOT, 'bench', 'results');
     fs.mkdirSync(outDir, { recursive: true });
-    const base = path.join(outDir, stamp(started));
+    const base = path.join(outDir, stamp(started) + (only ? '-partial' : ''));
     const md = markdown(results);
     fs.writeFileSync(`${base}.json`, JSON.stringify(results, null, 2) + '\n');
     fs.writeFileSync(`${base}.md`, md);
