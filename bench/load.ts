@@ -13,6 +13,11 @@ export interface Measurement {
   non2xx: number;
   /** The server process's peak resident memory during the run, MB. */
   rssMb: number | null;
+  /**
+   * The server process's own CPU time (user + system) per completed request, ms: what a request costs the
+   * server whatever else the machine is doing, so it compares runs on a busy machine better than req/s.
+   */
+  cpuMsPerRequest?: number | null;
 }
 
 export interface HttpRequest {
@@ -26,6 +31,19 @@ export function rssMb(pid: number | undefined): number | null {
   try {
     const m = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
     return m ? Number(m[1]) / 1024 : null;
+  } catch {
+    return null;
+  }
+}
+
+/** CPU time a process has used so far (user + system), ms (Linux: /proc/<pid>/stat, in 10 ms ticks). */
+export function cpuMs(pid: number | undefined): number | null {
+  if (!pid) return null;
+  try {
+    // The command name (field 2) may hold spaces: count fields after its closing parenthesis.
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) * 10; // utime, stime (fields 14 and 15), CLK_TCK 100
   } catch {
     return null;
   }
@@ -57,6 +75,7 @@ export async function cannon(
   pid?: number,
 ): Promise<Measurement> {
   const stop = rssSampler(pid);
+  const cpuBefore = cpuMs(pid);
   const result = await autocannon({
     url,
     connections,
@@ -66,6 +85,7 @@ export async function cannon(
     requests: requests.map((r) => ({ method: 'POST', headers: { 'content-type': 'application/json', ...r.headers }, body: r.body })),
   });
   const rss = stop();
+  const cpuAfter = cpuMs(pid);
   return {
     connections,
     rps: result.requests.total / result.duration,
@@ -75,6 +95,8 @@ export async function cannon(
     errors: result.errors,
     non2xx: result.non2xx,
     rssMb: rss,
+    cpuMsPerRequest:
+      cpuBefore !== null && cpuAfter !== null && result.requests.total > 0 ? (cpuAfter - cpuBefore) / result.requests.total : null,
   };
 }
 

@@ -40,6 +40,7 @@ export interface Results {
 
 const f0 = (n: number | null | undefined) => (n === null || n === undefined || Number.isNaN(n) ? '–' : n.toFixed(0));
 const f1 = (n: number | null | undefined) => (n === null || n === undefined || Number.isNaN(n) ? '–' : n.toFixed(1));
+const f2 = (n: number | null | undefined) => (n === null || n === undefined || Number.isNaN(n) ? '–' : n.toFixed(2));
 const ratio = (a: number, b: number | undefined) => (b ? `${(a / b).toFixed(2)}×` : '–');
 
 export function markdown(r: Results): string {
@@ -65,21 +66,21 @@ export function markdown(r: Results): string {
   );
   out.push('');
   out.push(
-    '| workload | conc. | hub req/s | hub p50 ms | hub p99 ms | hub RSS MB | limit req/s | limit p50 | limit p99 | req/s hub÷limit | p50 hub÷limit | p99 hub÷limit |',
+    '| workload | conc. | hub req/s | hub p50 ms | hub p99 ms | hub RSS MB | hub CPU ms/req | limit req/s | limit p50 | limit p99 | limit CPU ms/req | req/s hub÷limit | p50 hub÷limit | p99 hub÷limit |',
   );
-  out.push('|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|');
+  out.push('|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|');
   for (const w of r.http) {
     w.hub.forEach((h, i) => {
       const l = w.limit?.[i];
       out.push(
-        `| ${w.name} | ${h.connections} | ${f0(h.rps)} | ${f1(h.p50Ms)} | ${f1(h.p99Ms)} | ${f0(h.rssMb)} | ${l ? f0(l.rps) : '–'} | ${l ? f1(l.p50Ms) : '–'} | ` +
-          `${l ? f1(l.p99Ms) : '–'} | ${l ? ratio(h.rps, l.rps) : '–'} | ${l ? ratio(h.p50Ms, l.p50Ms) : '–'} | ${l ? ratio(h.p99Ms, l.p99Ms) : '–'} |`,
+        `| ${w.name} | ${h.connections} | ${f0(h.rps)} | ${f1(h.p50Ms)} | ${f1(h.p99Ms)} | ${f0(h.rssMb)} | ${f2(h.cpuMsPerRequest)} | ${l ? f0(l.rps) : '–'} | ${l ? f1(l.p50Ms) : '–'} | ` +
+          `${l ? f1(l.p99Ms) : '–'} | ${l ? f2(l.cpuMsPerRequest) : '–'} | ${l ? ratio(h.rps, l.rps) : '–'} | ${l ? ratio(h.p50Ms, l.p50Ms) : '–'} | ${l ? ratio(h.p99Ms, l.p99Ms) : '–'} |`,
       );
     });
   }
   for (const h of r.handoff.runs) {
     out.push(
-      `| hand-off cycle (4 mutations) | ${h.workers} | ${f1(h.cyclesPerSecond)} cycles/s | ${f1(h.p50Ms)} | ${f1(h.p99Ms)} | ${f0(h.rssMb)} | – | – | – | – | – | – |`,
+      `| hand-off cycle (4 mutations) | ${h.workers} | ${f1(h.cyclesPerSecond)} cycles/s | ${f1(h.p50Ms)} | ${f1(h.p99Ms)} | ${f0(h.rssMb)} | – | – | – | – | – | – | – | – |`,
     );
   }
   out.push('');

@@ -114,7 +114,7 @@ async function measureHttp(
   for (const c of connections) {
     const h = await cannon(hub.url, requests, c, seconds, hub.pid);
     w.hub.push(h);
-    let line = `  ${c} conn: hub ${h.rps.toFixed(0)} req/s p50 ${h.p50Ms} p99 ${h.p99Ms} ms RSS ${h.rssMb?.toFixed(0)} MB`;
+    let line = `  ${c} conn: hub ${h.rps.toFixed(0)} req/s p50 ${h.p50Ms} p99 ${h.p99Ms} ms RSS ${h.rssMb?.toFixed(0)} MB CPU ${h.cpuMsPerRequest?.toFixed(2)} ms/req`;
     if (limit) {
       const l: Measurement = await cannon(limit.server.url + limit.path, requests, c, seconds, limit.server.pid);
       w.limit!.push(l);

@@ -116,6 +116,8 @@ const sinkInto = (lines: string[]) =>
   new Writable({
     write(chunk, _enc, cb) {
       lines.push(String(chunk));
+      // TEST_HUB_LOG=1: the hub's log on stderr too, for finding out why a test failed.
+      if (process.env.TEST_HUB_LOG) process.stderr.write(chunk);
       cb();
     },
   });

@@ -37,6 +37,8 @@ export async function startTestHub(env: Record<string, string> = {}): Promise<Te
   const sink = new Writable({
     write(chunk, _enc, cb) {
       logLines.push(String(chunk));
+      // TEST_HUB_LOG=1: the hub's log on stderr too, for finding out why a test failed.
+      if (process.env.TEST_HUB_LOG) process.stderr.write(chunk);
       cb();
     },
   });
