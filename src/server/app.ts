@@ -115,6 +115,8 @@ export async function startHub(opts: HubOptions): Promise<Hub> {
       // main.ts owns SIGINT/SIGTERM: Apollo's own handlers would race it and stall the drain.
       stopOnTerminationSignals: false,
       includeStacktraceInErrorResponses: false,
+      // Apollo's default depends on NODE_ENV; the hub's own rule (introspection.ts: only for a known caller) decides.
+      introspection: true,
       plugins: [
         ApolloServerPluginDrainHttpServer({ httpServer }),
         // Always installed otherwise, and costs 40-75% on large responses (STACK.md).

@@ -1,3 +1,5 @@
+// Must stay the first import (see the module).
+import './production-mode';
 import 'reflect-metadata';
 import path from 'node:path';
 import { startEmbedded, EmbeddedStartError, type EmbeddedDatabase } from '../db/embedded';
