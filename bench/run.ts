@@ -21,6 +21,7 @@ import { runSubscriptions } from './subscriptions';
  * BENCH_DURATION seconds per run (10), BENCH_CONNECTIONS ("10,50"),
  * BENCH_SUBSCRIBERS (1000), BENCH_DATABASE_URL (default: embedded),
  * BENCH_CPU_PROFILE=1 (profile the hub during the dashboard afterwards),
+ * BENCH_SUBSCRIPTIONS_PROFILE=<dir> (CPU profile of the hub during the subscriptions),
  * BENCH_ONLY (comma-separated subset of sql, dashboard, person, handoff,
  * subscriptions, report: for working on one workload; such runs are written
  * as <date>-partial.*).
@@ -335,7 +336,9 @@ async function main(): Promise<void> {
       try {
         // A fresh hub process: in one the earlier workloads grew, new subscribers would fit in heap already there.
         await hub.stop();
-        hub = await spawnHub(hubEnv);
+        // BENCH_SUBSCRIPTIONS_PROFILE=<dir>: the hub writes a CPU profile of this workload there when it stops.
+        const profileDir = process.env.BENCH_SUBSCRIPTIONS_PROFILE;
+        hub = await spawnHub(hubEnv, profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []);
         running.push(hub);
         subscriptions = await runSubscriptions(db.url, hub.url, hub.pid, stationToken, subscriptionPersons, subscriberCount, 5);
         log(`subscriptions: ${JSON.stringify(subscriptions)}`);

@@ -96,4 +96,12 @@ export const accessPolicy: AccessPolicy = {
   async maySeeDiagnoses(ctx, personId) {
     return (await rights(ctx).load(personId)).diagnoses;
   },
+  // PARTY_SQL's referral clause, on a row already read; the administrator's `visible` above is always true.
+  isPartyToReferral(ctx, r) {
+    const actor = ctx.actor;
+    if (actor.kind === 'admin') return true;
+    if (actor.kind !== 'account') return false;
+    const agency = actor.agencyId;
+    return r.requestedById === agency || r.fromAgencyId === agency || r.toAgencyId === agency || r.escortAgencyId === agency;
+  },
 };

@@ -47,6 +47,19 @@ export function noteRead(
   reads.add(`${action}|${personId}`);
 }
 
+/**
+ * Notes in `to` every read noted so far in `from`: a subscription payload
+ * executed once for several subscribers is still each one's read, audited
+ * under each one's account and request.
+ */
+export function copyReads(from: RequestContext, to: RequestContext): void {
+  const reads = from.memo.get(READS) as Set<string> | undefined;
+  if (!reads || reads.size === 0) return;
+  let mine = to.memo.get(READS) as Set<string> | undefined;
+  if (!mine) to.memo.set(READS, (mine = new Set()));
+  for (const r of reads) mine.add(r);
+}
+
 export async function flushReads(ctx: RequestContext): Promise<void> {
   const reads = ctx.memo.get(READS) as Set<string> | undefined;
   if (!reads || reads.size === 0) return;

@@ -23,6 +23,20 @@ export interface AccessPolicy {
   mayRevealIdNumber(ctx: RequestContext, personId: string): Promise<boolean>;
   /** Whether the caller may see this person's diagnoses (the station and the hospital, 精神卫生法 第四条). */
   maySeeDiagnoses(ctx: RequestContext, personId: string): Promise<boolean>;
+  /**
+   * In memory, without a statement: whether the caller is requester, sender, receiver or escort of this
+   * referral (the administrator: always), which is enough to see its person. False is no answer: ask
+   * `visiblePersons`.
+   */
+  isPartyToReferral(ctx: RequestContext, referral: ReferralParties): boolean;
+}
+
+/** The agencies a referral row names (Referral's columns). */
+export interface ReferralParties {
+  requestedById: string;
+  fromAgencyId: string;
+  toAgencyId: string;
+  escortAgencyId: string | null;
 }
 
 /**

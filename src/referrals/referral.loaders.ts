@@ -25,5 +25,7 @@ export const referralLoaders = perRequest(Symbol('referrals'), (ctx: RequestCont
 export async function loadVisibleReferral(ctx: RequestContext, id: string): Promise<Referral | null> {
   const r = await referralLoaders(ctx).referral.load(id);
   if (!r) return null;
+  // A party to the referral is party to its person (PARTY_SQL): no statement needed for it.
+  if (ctx.access.isPartyToReferral(ctx, r)) return r;
   return (await ctx.access.visiblePersons(ctx, [r.personId])).has(r.personId) ? r : null;
 }

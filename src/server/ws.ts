@@ -16,6 +16,7 @@ import { maskError } from './errors.plugin';
 import { asVariableError, withInputField } from './input-field';
 import { checkOperation, checkTokens, type QueryLimits } from './limits';
 import { rateLimited, rateLimitKey, type RateLimiter } from './rate-limit';
+import { subscribeSharingExecution } from './shared-execution';
 import { SAFE_RULES, subscriptionSelectsNothing } from './subscription-validation';
 
 export interface WebSocketHandle {
@@ -30,6 +31,21 @@ export interface WebSocketHandle {
 const KEEP_ALIVE_MS = 12_000;
 /** RFC 6455: the endpoint is going away; clients reconnect and resume from their cursor. */
 const GOING_AWAY = 1001;
+
+/**
+ * Operations that passed every check, by their text, operation name and
+ * variables (all that the checks depend on): a thousand dashboards sending
+ * the same subscription are parsed and checked once, and share one document,
+ * which also lets shared-execution.ts execute each event once for them.
+ * Bounded, least recently used out; refusals are never kept.
+ */
+const ACCEPTED_MAX = 200;
+const ACCEPTED_KEY_MAX = 20_000;
+
+function acceptedKey(query: string, operationName: string | undefined, variables: Record<string, unknown> | undefined): string | undefined {
+  const key = JSON.stringify([query, operationName ?? null, variables ?? null]);
+  return key.length <= ACCEPTED_KEY_MAX ? key : undefined;
+}
 
 type ConnectionExtra = { actor?: Actor } & Record<PropertyKey, unknown>;
 
@@ -50,6 +66,7 @@ export function attachWebSocket(opts: {
   makeContext: (authorization: unknown) => Promise<RequestContext>;
 }): WebSocketHandle {
   const { config, logger, limits } = opts;
+  const accepted = new Map<string, DocumentNode>();
   const wss = new WebSocketServer({
     server: opts.httpServer,
     path: '/graphql',
@@ -99,6 +116,7 @@ export function attachWebSocket(opts: {
   const server = useServer<Record<string, unknown>, ConnectionExtra>(
     {
       schema: opts.schema,
+      subscribe: subscribeSharingExecution,
       async onConnect(ctx) {
         try {
           const base = await opts.makeContext(ctx.connectionParams?.authorization);
@@ -118,6 +136,15 @@ export function attachWebSocket(opts: {
       onSubscribe(ctx, _id, payload) {
         const decision = opts.limiter.take(rateLimitKey(ctx.extra.actor, ctx.extra.request.socket.remoteAddress));
         if (!decision.allowed) return [rateLimited(decision.retryAfterSeconds)];
+        const operationName = payload.operationName ?? undefined;
+        const variables = payload.variables ?? undefined;
+        const key = acceptedKey(payload.query, operationName, variables);
+        const known = key === undefined ? undefined : accepted.get(key);
+        if (known) {
+          accepted.delete(key!); // most recently used last
+          accepted.set(key!, known);
+          return { schema: opts.schema, document: known, variableValues: variables, operationName };
+        }
         const tooMany = checkTokens(payload.query, limits);
         if (tooMany) return [tooMany];
         let document: DocumentNode;
@@ -129,9 +156,7 @@ export function attachWebSocket(opts: {
         // SAFE_RULES: graphql-js's own subscription rule throws on some @skip/@include (subscription-validation.ts).
         const invalid = validate(opts.schema, document, SAFE_RULES, { hideSuggestions: true });
         if (invalid.length > 0) return invalid;
-        const operationName = payload.operationName ?? undefined;
         if (!getOperationAST(document, operationName)) return [new GraphQLError('Unable to identify the operation.')];
-        const variables = payload.variables ?? undefined;
         const refused = checkOperation(opts.schema, document, limits, variables, operationName);
         if (refused) return [refused];
         if (subscriptionSelectsNothing(opts.schema, document, operationName, variables)) {
@@ -140,6 +165,10 @@ export function attachWebSocket(opts: {
               extensions: { code: 'BAD_REQUEST' },
             }),
           ];
+        }
+        if (key !== undefined) {
+          accepted.set(key, document);
+          if (accepted.size > ACCEPTED_MAX) accepted.delete(accepted.keys().next().value!);
         }
         return { schema: opts.schema, document, variableValues: variables, operationName };
       },
