@@ -111,11 +111,15 @@ export function markdown(r: Results): string {
   out.push('');
   out.push('SQL statements per request (hub in-process, pg Client.query counted):');
   out.push('');
-  out.push('| request | rows | statements |');
-  out.push('|---|--:|--:|');
-  for (const q of r.sqlCounts) out.push(`| ${q.label} | ${q.rows} | ${q.statements} |`);
+  out.push('| request | rows | statements | buffer pages read |');
+  out.push('|---|--:|--:|--:|');
+  for (const q of r.sqlCounts) out.push(`| ${q.label} | ${q.rows} | ${q.statements} | ${q.pages ?? '–'} |`);
   out.push('');
-  out.push('The statements of each request are listed in the JSON file (`sqlCounts[].heads`).');
+  out.push(
+    'The statements of each request are listed in the JSON file (`sqlCounts[].heads`). Buffer pages: 8 KB pages the ' +
+      "request's reading statements touch (EXPLAIN ANALYZE, BUFFERS, each with its own parameters): flat across scales " +
+      'when every read is an index lookup bounded by the page, growing with history when something scans.',
+  );
   if (r.profile) {
     out.push('');
     out.push(

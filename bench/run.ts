@@ -251,7 +251,7 @@ async function main(): Promise<void> {
             rows: () => 1,
           },
         ]);
-    for (const q of sqlCounts) log(`SQL per request: ${q.label}: ${q.statements} statements (${q.rows} rows)`);
+    for (const q of sqlCounts) log(`SQL per request: ${q.label}: ${q.statements} statements (${q.rows} rows), ${q.pages} buffer pages`);
 
     // --- the hub and the limit server, each in its own process -----------------
     const hubEnv = {

@@ -21,6 +21,12 @@ export interface SqlCount {
   bytes: number;
   /** First words of each statement, in order: the evidence. */
   heads: string[];
+  /**
+   * Buffer pages (8 KB, shared hits + reads) the request's reading statements touched, by EXPLAIN (ANALYZE,
+   * BUFFERS) of each with its own parameters afterwards: the same at any scale when every read is an index
+   * lookup bounded by the page, and growing with history when something scans.
+   */
+  pages: number;
 }
 
 export interface CountedRequest {
@@ -36,12 +42,13 @@ type QueryFn = (...args: unknown[]) => unknown;
 export async function countStatements(databaseUrl: string, requests: CountedRequest[]): Promise<SqlCount[]> {
   const proto = pg.Client.prototype as unknown as { query: QueryFn };
   const original = proto.query;
-  let log: string[] | null = null;
+  let log: { text: string; values: unknown[] }[] | null = null;
   proto.query = function (this: unknown, ...args: unknown[]) {
     if (log) {
-      const q = args[0] as string | { text?: string };
+      const q = args[0] as string | { text?: string; values?: unknown[] };
       const text = typeof q === 'string' ? q : (q?.text ?? '?');
-      log.push(text.replace(/\s+/g, ' ').trim().slice(0, 90));
+      const values = (typeof q === 'string' ? args[1] : q?.values) as unknown[] | undefined;
+      log.push({ text, values: Array.isArray(values) ? values : [] });
     }
     return original.apply(this, args);
   };
@@ -74,11 +81,18 @@ export async function countStatements(databaseUrl: string, requests: CountedRequ
         });
         const text = await res.text();
         await new Promise((done) => setTimeout(done, 50)); // anything the request still does after its answer counts too
-        const heads = log;
+        const statements = log;
         log = null;
         const json = JSON.parse(text) as { data?: unknown; errors?: unknown[] };
         if (json.errors?.length) throw new Error(`${r.label}: ${JSON.stringify(json.errors).slice(0, 300)}`);
-        result = { label: r.label, statements: heads.length, rows: r.rows(json.data), bytes: Buffer.byteLength(text), heads };
+        result = {
+          label: r.label,
+          statements: statements.length,
+          rows: r.rows(json.data),
+          bytes: Buffer.byteLength(text),
+          heads: statements.map((q) => q.text.replace(/\s+/g, ' ').trim().slice(0, 90)),
+          pages: i === 1 ? await pagesTouched(databaseUrl, statements) : 0,
+        };
       }
       out.push(result!);
     }
@@ -86,5 +100,23 @@ export async function countStatements(databaseUrl: string, requests: CountedRequ
   } finally {
     proto.query = original;
     await hub.stop();
+  }
+}
+
+/** Buffer pages the reading statements touch (writes, e.g. the audit INSERT, are not re-run). */
+async function pagesTouched(databaseUrl: string, statements: { text: string; values: unknown[] }[]): Promise<number> {
+  const client = new pg.Client({ connectionString: databaseUrl });
+  await client.connect();
+  try {
+    let pages = 0;
+    for (const q of statements) {
+      if (!/^\s*(SELECT|WITH)\b/i.test(q.text) || /\b(INSERT|UPDATE|DELETE)\b/i.test(q.text)) continue;
+      const res = await client.query(`EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) ${q.text}`, q.values);
+      const plan = (res.rows[0] as { 'QUERY PLAN': { Plan: Record<string, number> }[] })['QUERY PLAN'][0].Plan;
+      pages += (plan['Shared Hit Blocks'] ?? 0) + (plan['Shared Read Blocks'] ?? 0);
+    }
+    return pages;
+  } finally {
+    await client.end();
   }
 }
