@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { DataSource, type MixedList, type EntitySchema } from 'typeorm';
+import { CommitHooks } from './transaction';
 
 export interface DataSourceOptions {
   url: string;
@@ -25,6 +26,8 @@ export function createDataSource(opts: DataSourceOptions): DataSource {
     entities: opts.entities,
     migrations: [MIGRATIONS],
     migrationsTableName: 'hub_migrations',
+    // afterCommit (transaction.ts): wake-ups sent once a transaction has committed.
+    subscribers: [CommitHooks],
     // One transaction per migration: a failing one leaves the others applied and itself not at all.
     migrationsTransactionMode: 'each',
     synchronize: false,
