@@ -187,6 +187,11 @@ export class EventFeed {
     return stream;
   }
 
+  /** Whether events wait behind a gap: a smaller seq that some transaction may still commit. */
+  get waitingAtGap(): boolean {
+    return this.barrier !== null;
+  }
+
   /** Tells `watcher` whenever events or case changes may have changed some stations' occupancy; returns the unwatch. */
   watchStations(watcher: StationWatcher): () => void {
     if (this.stopped) throw new Error('The event feed is stopped.');
