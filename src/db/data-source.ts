@@ -42,6 +42,9 @@ export function createDataSource(opts: DataSourceOptions): DataSource {
       // Fail fast when the database is away instead of queueing requests forever.
       connectionTimeoutMillis: 5_000,
       idleTimeoutMillis: 30_000,
+      // Every transaction is READ COMMITTED (inTransaction relies on it) whatever the server's default, set once per
+      // connection: naming the level per transaction costs a round trip of its own (SET TRANSACTION after START).
+      options: '-c default_transaction_isolation=read\\ committed',
     },
     logging: false,
   });

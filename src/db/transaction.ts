@@ -20,7 +20,8 @@ const RETRYABLE = new Set(['40001' /* serialization_failure */, '40P01' /* deadl
 export async function inTransaction<T>(db: DataSource, work: (tx: EntityManager) => Promise<T>): Promise<T> {
   for (let attempt = 1; ; attempt++) {
     try {
-      return await db.transaction('READ COMMITTED', work);
+      // READ COMMITTED by the connection's default_transaction_isolation (data-source.ts), not per transaction.
+      return await db.transaction(work);
     } catch (err) {
       const code = (err as { code?: string; driverError?: { code?: string } }).driverError?.code ?? (err as { code?: string }).code;
       if (attempt < 4 && code && RETRYABLE.has(code)) continue;
