@@ -67,7 +67,14 @@ export class CommitHooks implements EntitySubscriberInterface {
     if (event.queryRunner.isTransactionActive) return;
     const hooks = commitHooks.get(event.queryRunner);
     commitHooks.delete(event.queryRunner);
-    for (const hook of hooks ?? []) hook();
+    for (const hook of hooks ?? []) {
+      try {
+        hook();
+      } catch (err) {
+        // The transaction has committed: failing the caller now would make a client retry a change that happened.
+        process.emitWarning(`afterCommit hook failed: ${(err as Error).message}`);
+      }
+    }
   }
 
   afterTransactionRollback(event: TransactionRollbackEvent): void {
