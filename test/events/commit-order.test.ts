@@ -4,7 +4,7 @@ import { appendReferralEvents, eventCursor } from '../../src/events/outbox';
 import { uuidOf } from '../../src/shared/relay';
 import { LiveReferralEventsDocument } from '../generated/graphql';
 import { theSeedAgencies } from '../support/builders';
-import { startTestHub, type TestHub } from '../support/hub';
+import { startAnotherHub, startTestHub, type TestHub } from '../support/hub';
 import { eventually, subscribe, type Live } from './live';
 import { aPersonAtTheStation, anEvaluationRequest, appendEvents, committedSeqs, latestSeqOf, seqOf, type Agencies } from './scenario';
 
@@ -122,6 +122,41 @@ describe('a seq whose transaction commits late', () => {
     await resumer.count(committed.length);
     await eventually('the feed has delivered everything', () => feed.position === committed[committed.length - 1]);
     expect(seqsOf(resumer)).toEqual(committed);
+  });
+  it('never lets a hub start past a smaller seq that may still commit', async () => {
+    const { personId } = await aPersonAtTheStation(hub, a);
+    const referral = await anEvaluationRequest(hub, a, personId);
+    const late = await aLateWriter(referral);
+    await appendEvents(hub, referral, 2);
+
+    // The second process either waits at start until the late writer has ended (the hub as built) or starts at
+    // once; give it a moment to do the latter, then commit. Either way its subscriber must lose nothing.
+    let other: Awaited<ReturnType<typeof startAnotherHub>> | undefined;
+    const starting = startAnotherHub(hub).then((h) => (other = h));
+    await Promise.race([starting, new Promise((r) => setTimeout(r, 300))]);
+    const startedFirst = other !== undefined;
+    let live: Live<{ referralEvents: { cursor: string } }> | undefined;
+    if (startedFirst) {
+      const feed = eventFeedOf(other!.db);
+      live = subscribe(other!.url, hub.adminToken, LiveReferralEventsDocument, {});
+      open.push(live as Live<unknown>);
+      await eventually('registered', () => feed.subscriberCount === 1);
+    }
+    await late.commit();
+    await starting;
+    const feed = eventFeedOf(other!.db);
+    if (!live) {
+      live = subscribe(other!.url, hub.adminToken, LiveReferralEventsDocument, {});
+      open.push(live as Live<unknown>);
+      await eventually('registered', () => feed.subscriberCount === 1);
+    }
+    await appendEvents(hub, referral, 1);
+    const last = await latestSeqOf(hub);
+    await eventually('the other hub has delivered the newest event', () => feed.position === last);
+    const expected = startedFirst ? [late.seq, last] : [last];
+    await live.count(expected.length);
+    expect(seqsOf(live)).toEqual(expected);
+    await other!.stop();
   });
 });
 
