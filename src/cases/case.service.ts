@@ -75,7 +75,7 @@ export async function openCaseInTx(tx: EntityManager, ctx: RequestContext, c: Ne
   await takeCustodyIfFree(tx, c.person.id, c.stationId, { caseId: rescueCase.id, referralId: c.referralId ?? null });
   await appendAudit(tx, ctx, [{ action: 'case.open', subjectType: 'Person', subjectId: c.person.id }]);
   // Occupancy subscriptions re-count at commit: a case opened at the desk has no referral event.
-  await notifyStationChanged(tx, c.stationId);
+  notifyStationChanged(tx, c.stationId);
   return rescueCase;
 }
 
@@ -130,7 +130,7 @@ export async function closeCaseInTx(
   rescueCase.closing = closing;
   rescueCase.version += 1;
   await tx.getRepository(RescueCase).save(rescueCase);
-  await notifyStationChanged(tx, rescueCase.stationId);
+  notifyStationChanged(tx, rescueCase.stationId);
   return rescueCase;
 }
 
@@ -209,7 +209,7 @@ export async function extendRescuePeriod(ctx: RequestContext, input: ExtendRescu
     rescueCase.rescuePeriodEndsAt = input.until;
     rescueCase.version += 1;
     await tx.getRepository(RescueCase).save(rescueCase);
-    await notifyStationChanged(tx, rescueCase.stationId); // overdueCases
+    notifyStationChanged(tx, rescueCase.stationId); // overdueCases
     await appendAudit(tx, ctx, [{ action: 'case.extendRescuePeriod', subjectType: 'Person', subjectId: rescueCase.personId }]);
     return rescueCase;
   });

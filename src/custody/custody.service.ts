@@ -17,7 +17,12 @@ export async function currentCustody(tx: EntityManager, personId: string): Promi
   return tx.getRepository(CustodyRecord).findOneBy({ personId, toAt: IsNull() });
 }
 
-/** Closes the open span (if any) and opens one for `holderId`; a no-op when the holder already has the person. */
+/**
+ * Closes the open span (if any) and opens one for `holderId`; a no-op when the holder already has the person.
+ * One statement: the open span is locked first (`open`), then closed (`closed`), and the new span's row is
+ * built from `count(*) FROM closed`, so it cannot be inserted before the close has run (the partial unique
+ * index allows one open span per person; the closed row, updated by this transaction, no longer counts).
+ */
 export async function moveCustody(
   tx: EntityManager,
   personId: string,
@@ -25,19 +30,14 @@ export async function moveCustody(
   cause: CustodyCause,
   at = new Date(),
 ): Promise<void> {
-  const open: { id: string; holder_id: string }[] = await tx.query(
-    `SELECT id, holder_id FROM custody_record WHERE person_id = $1 AND to_at IS NULL FOR UPDATE`,
-    [personId],
+  await tx.query(
+    `WITH open AS (SELECT id, holder_id FROM custody_record WHERE person_id = $1 AND to_at IS NULL FOR UPDATE),
+          closed AS (UPDATE custody_record c SET to_at = $3 FROM open WHERE c.id = open.id AND open.holder_id <> $2 RETURNING c.id)
+     INSERT INTO custody_record (person_id, holder_id, from_at, referral_id, case_id)
+     SELECT $1::uuid, $2::uuid, $3::timestamptz, $4::uuid, $5::uuid FROM (SELECT count(*) FROM closed) AS done
+      WHERE NOT EXISTS (SELECT 1 FROM open WHERE open.holder_id = $2)`,
+    [personId, holderId, at, cause.referralId ?? null, cause.caseId ?? null],
   );
-  if (open[0]?.holder_id === holderId) return;
-  if (open[0]) await tx.query(`UPDATE custody_record SET to_at = $2 WHERE id = $1`, [open[0].id, at]);
-  await tx.query(`INSERT INTO custody_record (person_id, holder_id, from_at, referral_id, case_id) VALUES ($1, $2, $3, $4, $5)`, [
-    personId,
-    holderId,
-    at,
-    cause.referralId ?? null,
-    cause.caseId ?? null,
-  ]);
 }
 
 /** Only when nobody holds the person yet (e.g. a walk-in at the station); returns whether it took custody. */

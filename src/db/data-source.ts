@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { DataSource, type MixedList, type EntitySchema } from 'typeorm';
+import { CommitHooks } from './transaction';
 
 export interface DataSourceOptions {
   url: string;
@@ -25,6 +26,8 @@ export function createDataSource(opts: DataSourceOptions): DataSource {
     entities: opts.entities,
     migrations: [MIGRATIONS],
     migrationsTableName: 'hub_migrations',
+    // afterCommit (transaction.ts): wake-ups sent once a transaction has committed.
+    subscribers: [CommitHooks],
     // One transaction per migration: a failing one leaves the others applied and itself not at all.
     migrationsTransactionMode: 'each',
     synchronize: false,
@@ -39,6 +42,9 @@ export function createDataSource(opts: DataSourceOptions): DataSource {
       // Fail fast when the database is away instead of queueing requests forever.
       connectionTimeoutMillis: 5_000,
       idleTimeoutMillis: 30_000,
+      // Every transaction is READ COMMITTED (inTransaction relies on it) whatever the server's default, set once per
+      // connection: naming the level per transaction costs a round trip of its own (SET TRANSACTION after START).
+      options: '-c default_transaction_isolation=read\\ committed',
     },
     logging: false,
   });

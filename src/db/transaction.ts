@@ -1,4 +1,12 @@
-import type { DataSource, EntityManager } from 'typeorm';
+import {
+  EventSubscriber,
+  type DataSource,
+  type EntityManager,
+  type EntitySubscriberInterface,
+  type QueryRunner,
+  type TransactionCommitEvent,
+  type TransactionRollbackEvent,
+} from 'typeorm';
 
 /** PostgreSQL SQLSTATEs after which the whole transaction may simply be run again. */
 const RETRYABLE = new Set(['40001' /* serialization_failure */, '40P01' /* deadlock_detected */]);
@@ -12,7 +20,8 @@ const RETRYABLE = new Set(['40001' /* serialization_failure */, '40P01' /* deadl
 export async function inTransaction<T>(db: DataSource, work: (tx: EntityManager) => Promise<T>): Promise<T> {
   for (let attempt = 1; ; attempt++) {
     try {
-      return await db.transaction('READ COMMITTED', work);
+      // READ COMMITTED by the connection's default_transaction_isolation (data-source.ts), not per transaction.
+      return await db.transaction(work);
     } catch (err) {
       const code = (err as { code?: string; driverError?: { code?: string } }).driverError?.code ?? (err as { code?: string }).code;
       if (attempt < 4 && code && RETRYABLE.has(code)) continue;
@@ -30,4 +39,46 @@ export function sqlState(err: unknown): string | undefined {
 export function constraintName(err: unknown): string | undefined {
   const e = err as { constraint?: string; driverError?: { constraint?: string } };
   return e?.driverError?.constraint ?? e?.constraint;
+}
+
+const commitHooks = new WeakMap<QueryRunner, (() => void)[]>();
+
+/**
+ * Runs `hook` once the transaction `tx` belongs to has committed, and never
+ * if it rolls back (a retried inTransaction attempt runs on a new query
+ * runner, so only the attempt that commits runs its hooks). For wake-ups
+ * that must not be seen before the data is, and must not hold anything while
+ * the commit waits for its WAL flush. A hook must not throw or block: it runs
+ * synchronously before the transaction call returns.
+ */
+export function afterCommit(tx: EntityManager, hook: () => void): void {
+  const runner = tx.queryRunner;
+  if (!runner?.isTransactionActive) throw new Error('afterCommit needs a transaction.');
+  const hooks = commitHooks.get(runner);
+  if (hooks) hooks.push(hook);
+  else commitHooks.set(runner, [hook]);
+}
+
+/** Runs the afterCommit hooks: registered with every hub DataSource (data-source.ts), so any transaction's hooks run, however it was started. */
+@EventSubscriber()
+export class CommitHooks implements EntitySubscriberInterface {
+  afterTransactionCommit(event: TransactionCommitEvent): void {
+    // Also called when a savepoint is released: only the outermost COMMIT counts.
+    if (event.queryRunner.isTransactionActive) return;
+    const hooks = commitHooks.get(event.queryRunner);
+    commitHooks.delete(event.queryRunner);
+    for (const hook of hooks ?? []) {
+      try {
+        hook();
+      } catch (err) {
+        // The transaction has committed: failing the caller now would make a client retry a change that happened.
+        process.emitWarning(`afterCommit hook failed: ${(err as Error).message}`);
+      }
+    }
+  }
+
+  afterTransactionRollback(event: TransactionRollbackEvent): void {
+    // A savepoint's rollback keeps the hooks: a wake-up too many costs one read, not an event.
+    if (!event.queryRunner.isTransactionActive) commitHooks.delete(event.queryRunner);
+  }
 }

@@ -1,9 +1,9 @@
 import { Client, type Notification } from 'pg';
 import type { DataSource } from 'typeorm';
 import type { Logger } from '../shared/logger';
-import { latestSeq, readEvents, type FeedEvent } from './event-log';
+import { newestSeq, readEvents, readFeedPage, settled, type FeedEvent } from './event-log';
 import { EventStream, type FeedSubscriber } from './event-stream';
-import { EVENTS_CHANNEL, STATION_CHANNEL } from './outbox';
+import { EVENTS_CHANNEL, STATION_CHANNEL, wakeUpsOf, type WakeUps } from './wake-up';
 
 /** Shown in pg_stat_activity, so operators (and a test) can find each process's listening connection. */
 export const LISTENER_APPLICATION_NAME = 'rescue-referral-hub-listener';
@@ -14,6 +14,10 @@ const RECONNECT_FIRST_MS = 100;
 const RECONNECT_MAX_MS = 5_000;
 /** The listening connection must answer a ping within this (at most the poll interval). */
 const PING_TIMEOUT_MS = 5_000;
+/** Re-read this soon while events wait behind a gap: the transaction holding it is usually committing now. */
+const GAP_RETRY_MS = 3;
+/** How often to look again while waiting at start for older transactions to end. */
+const SETTLE_RETRY_MS = 5;
 
 export interface EventFeedOptions {
   db: DataSource;
@@ -49,18 +53,50 @@ export function eventFeedOf(db: DataSource): EventFeed {
  * Fan-out of committed referral events to this process's subscribers.
  *
  * ONE dedicated connection per process LISTENs (NOTIFY is only a wake-up:
- * payloads are not replayed to a listener that was away). On each wake-up the
- * feed reads every row after the last seq it dispatched, in one query joined
- * with the referral's parties, and hands each event to the subscribers it
+ * payloads are not replayed to a listener that was away); commits made in
+ * this process wake the feed directly (wake-up.ts). On each wake-up the feed
+ * reads the rows after the last seq it dispatched, in one query joined with
+ * the referral's parties, and hands each event to the subscribers it
  * concerns, in seq order. Several processes on one database each do the same,
  * so a change made through any of them reaches subscribers on all of them.
  *
+ * Writers take no lock (outbox.ts), so a seq can commit after a greater one:
+ * the feed must never pass a gap that may still fill, or a subscriber's
+ * cursor would skip the late event. The rule, per read (one statement, one
+ * snapshot S):
+ * - A missing seq g below a visible seq h belongs to a writer X that took its
+ *   transaction id before g (outbox.ts), g before h, and h committed before
+ *   S: so X started before S and is now committed (then g is visible),
+ *   aborted (g never comes) or still running.
+ * - pg_current_snapshot()'s xip list cannot tell the last case: it lists
+ *   only running ids below xmax, which is one past the newest COMPLETED id,
+ *   and X may well be newer than the writer of h. So the read, when it finds
+ *   a gap, also takes a transaction id T (assigned after S, hence greater
+ *   than X and every id that could hold a gap below the page's last seq).
+ * - Events up to the gap are dispatched; those after it wait. Once a later
+ *   read's snapshot has xmin >= T (nothing older than T still running), every
+ *   seq up to that page's last one is final: present, or never coming.
+ * Until then the feed re-reads every GAP_RETRY_MS; usually the gap simply
+ * fills when its writer commits a moment later. A long-running transaction
+ * elsewhere only delays events that wait behind a gap, never loses one.
+ *
+ * Everything up to `position` is final and dispatched, which is what a
+ * replay may read up to (see subscribe).
+ *
  * The listener reconnects by itself with backoff when PostgreSQL restarts or
  * the connection drops, and then reads what committed meanwhile; a poll every
- * `pollMs` is the safety net for a connection that died silently.
+ * `pollMs` is the safety net for a connection that died silently, or a
+ * wake-up lost to a crash after a commit.
  */
 export class EventFeed {
   private lastSeq = 0;
+  /** Every seq up to this is final (committed, or never coming): dispatched in order without waiting at its gaps. */
+  private finalThrough = 0;
+  /** Events wait behind a gap up to `upTo` until no transaction older than `threshold` runs. */
+  private barrier: { upTo: number; threshold: string } | null = null;
+  private gapTimer: NodeJS.Timeout | undefined;
+  private readonly wakeUps: WakeUps;
+  private unwatchLocal: (() => void) | undefined;
   private readonly subscribers = new Set<FeedSubscriber>();
   private readonly stationWatchers = new Set<StationWatcher>();
   private client: Client | undefined;
@@ -72,17 +108,34 @@ export class EventFeed {
   private pumpAgain = false;
   private stopped = false;
 
-  constructor(private readonly opts: EventFeedOptions) {}
+  constructor(private readonly opts: EventFeedOptions) {
+    this.wakeUps = wakeUpsOf(opts.db);
+  }
 
-  /** The seq of the last event dispatched to subscribers. */
+  /** The seq of the last event dispatched to subscribers; no smaller seq can commit any more. */
   get position(): number {
     return this.lastSeq;
   }
 
-  /** Starts from the newest committed event: live subscribers get what commits from now on. */
+  /**
+   * Starts from the newest committed event: live subscribers get what commits from now on. It waits until
+   * every transaction that could still commit a smaller seq has ended (usually at once), so that the start
+   * is a position like any other: final below.
+   */
   async start(): Promise<void> {
-    this.lastSeq = await latestSeq(this.opts.db);
+    const newest = await newestSeq(this.opts.db);
+    const since = Date.now();
+    let warned = false;
+    while (!(await settled(this.opts.db, newest.threshold))) {
+      if (!warned && Date.now() - since > 1_000) {
+        warned = true;
+        this.opts.logger.warn('event feed waiting for older transactions to end before it starts');
+      }
+      await new Promise((resolve) => setTimeout(resolve, SETTLE_RETRY_MS));
+    }
+    this.lastSeq = this.finalThrough = newest.seq;
     await this.connect();
+    this.unwatchLocal = this.wakeUps.onLocalEvents(() => this.wake(), this.opts.logger);
     feeds.set(this.opts.db, this);
     this.wake(); // what committed between reading the position and LISTEN
     this.pollTimer = setInterval(() => {
@@ -96,7 +149,9 @@ export class EventFeed {
     if (this.stopped) return;
     this.stopped = true;
     feeds.delete(this.opts.db);
+    this.unwatchLocal?.();
     clearInterval(this.pollTimer);
+    clearTimeout(this.gapTimer);
     clearTimeout(this.reconnectTimer);
     await Promise.all([...this.subscribers, ...this.stationWatchers].map((s) => s.return()));
     this.stationWatchers.clear();
@@ -108,7 +163,11 @@ export class EventFeed {
 
   /**
    * Events that concern `agencyId` (null: all), replayed from the database
-   * after `after` when given, then live. See EventStream for the seam.
+   * after `after` when given, then live. See EventStream for the seam: the
+   * replay reads only up to the feed's position at each read, where every
+   * seq is final, and whatever the feed dispatches later reaches the stream
+   * live. Reading further could deliver a seq past a gap whose event then
+   * arrives live, below the stream's cursor, and is dropped.
    */
   subscribe(opts: { agencyId: string | null; after: number | null; onOverflow: () => void }): EventStream {
     if (this.stopped) throw new Error('The event feed is stopped.');
@@ -117,7 +176,7 @@ export class EventFeed {
       bufferSize: this.opts.bufferSize,
       replayPageSize: BATCH,
       read: (afterSeq, limit, agencyId) =>
-        readEvents(this.opts.db, afterSeq, limit, agencyId).catch((err: Error) => {
+        readEvents(this.opts.db, afterSeq, limit, agencyId, this.lastSeq).catch((err: Error) => {
           this.opts.logger.warn({ err: { name: err.name, message: err.message } }, 'event replay read failed');
           throw err;
         }),
@@ -126,6 +185,11 @@ export class EventFeed {
     // Registered before the replay's first read: nothing committed after this moment can be missed.
     this.subscribers.add(stream);
     return stream;
+  }
+
+  /** Whether events wait behind a gap: a smaller seq that some transaction may still commit. */
+  get waitingAtGap(): boolean {
+    return this.barrier !== null;
   }
 
   /** Tells `watcher` whenever events or case changes may have changed some stations' occupancy; returns the unwatch. */
@@ -148,8 +212,10 @@ export class EventFeed {
       connectionTimeoutMillis: 5_000,
     });
     client.on('notification', (msg: Notification) => {
-      if (msg.channel === EVENTS_CHANNEL) this.wake();
-      else if (msg.channel === STATION_CHANNEL && msg.payload) this.stationsChanged(new Set([msg.payload]));
+      // Our own commits woke the feed directly (wake-up.ts).
+      if (msg.channel === EVENTS_CHANNEL) {
+        if (msg.payload !== this.wakeUps.origin) this.wake();
+      } else if (msg.channel === STATION_CHANNEL && msg.payload) this.stationsChanged(new Set([msg.payload]));
     });
     client.on('error', (err) => this.lost(client, err));
     client.on('end', () => this.lost(client));
@@ -251,20 +317,46 @@ export class EventFeed {
   private async pump(): Promise<void> {
     try {
       for (;;) {
-        const events = await readEvents(this.opts.db, this.lastSeq, BATCH);
+        const wantThreshold = this.barrier === null;
+        const page = await readFeedPage(this.opts.db, this.lastSeq, BATCH, this.barrier?.threshold ?? null, wantThreshold);
         if (this.stopped) return;
+        if (this.barrier && page.settled) {
+          this.finalThrough = Math.max(this.finalThrough, this.barrier.upTo);
+          this.barrier = null;
+        }
         const touched = new Set<string>();
-        for (const e of events) {
+        let held = false;
+        for (const e of page.events) {
+          if (e.seq !== this.lastSeq + 1 && e.seq > this.finalThrough) {
+            held = true;
+            break;
+          }
           this.dispatch(e);
           for (const id of e.touches) touched.add(id);
         }
         if (touched.size > 0) this.stationsChanged(touched);
-        if (events.length < BATCH) return;
+        if (held) {
+          if (!this.barrier && page.threshold) this.barrier = { upTo: page.events[page.events.length - 1].seq, threshold: page.threshold };
+          // A barrier that has just resolved leaves the rest behind a newer gap: read again at once for its threshold.
+          if (!this.barrier && !wantThreshold) continue;
+          this.retryGap();
+          return;
+        }
+        if (page.events.length < BATCH) return;
       }
     } catch (err) {
       // The database is away; the next wake-up or poll reads from the same seq.
       this.opts.logger.warn({ err: { name: (err as Error).name, message: (err as Error).message } }, 'event feed read failed');
     }
+  }
+
+  private retryGap(): void {
+    if (this.gapTimer || this.stopped) return;
+    this.gapTimer = setTimeout(() => {
+      this.gapTimer = undefined;
+      this.wake();
+    }, GAP_RETRY_MS);
+    this.gapTimer.unref();
   }
 
   private dispatch(e: FeedEvent): void {

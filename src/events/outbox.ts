@@ -1,17 +1,6 @@
 import type { EntityManager } from 'typeorm';
-
-/** The channel every hub process LISTENs on; the payload is only a wake-up, never data. */
-export const EVENTS_CHANNEL = 'hub_referral_events';
-
-/**
- * One key for the whole hub: event writers take it as a transaction-level
- * advisory lock just before appending, and hold it until commit. So event
- * sequence order IS commit order, and a reader that has seen seq n can never
- * later find a committed n-1 (STACK.md: sequence order is not commit order).
- * Append the event as the last write of the transaction to keep the
- * serialized span short.
- */
-const EVENT_ORDER_LOCK = 0x68756231; // "hub1"
+import { afterCommit } from '../db/transaction';
+import { wakeUpsOf } from './wake-up';
 
 export interface NewReferralEvent {
   referralId: string;
@@ -24,12 +13,26 @@ export interface NewReferralEvent {
   note?: string | null;
 }
 
+/**
+ * Appends events in the caller's transaction (an inTransaction one) and wakes
+ * the readers after it commits. No lock: writers run and commit in parallel,
+ * so seq order is NOT commit order, and the feed (event-feed.ts) delivers a
+ * seq only once no transaction that could still commit a smaller one is
+ * left. That rule needs one thing from the writer: its transaction has a
+ * transaction id BEFORE it takes a seq. The MATERIALIZED CTE assigns it
+ * (pg_current_xact_id(); a no-op when the transaction already has one, e.g.
+ * from a FOR UPDATE) and the rows are built from a join with it, so no row,
+ * and no nextval of its seq default, exists before it. The sequence must
+ * keep CACHE 1 (bigserial's default): with a per-session cache, values
+ * would not follow the order in which they were taken.
+ */
 export async function appendReferralEvents(tx: EntityManager, events: NewReferralEvent[]): Promise<{ seq: number; occurredAt: Date }[]> {
   if (events.length === 0) return [];
-  await tx.query('SELECT pg_advisory_xact_lock($1)', [EVENT_ORDER_LOCK]);
   const rows: { seq: number; occurred_at: Date }[] = await tx.query(
-    `INSERT INTO referral_event (referral_id, type, status, actor_account_id, actor_agency_id, note)
-     SELECT * FROM unnest($1::uuid[], $2::referral_event_type[], $3::referral_status[], $4::uuid[], $5::uuid[], $6::varchar[])
+    `WITH xact AS MATERIALIZED (SELECT pg_current_xact_id() AS id)
+     INSERT INTO referral_event (referral_id, type, status, actor_account_id, actor_agency_id, note)
+     SELECT e.* FROM xact, unnest($1::uuid[], $2::referral_event_type[], $3::referral_status[], $4::uuid[], $5::uuid[], $6::varchar[]) AS e
+      WHERE xact.id IS NOT NULL
      RETURNING seq, occurred_at`,
     [
       events.map((e) => e.referralId),
@@ -40,24 +43,18 @@ export async function appendReferralEvents(tx: EntityManager, events: NewReferra
       events.map((e) => e.note ?? null),
     ],
   );
-  // Delivered by PostgreSQL only at commit, and not at all on rollback.
-  await tx.query('SELECT pg_notify($1, $2)', [EVENTS_CHANNEL, '']);
+  const wakeUps = wakeUpsOf(tx.dataSource);
+  afterCommit(tx, () => wakeUps.eventsCommitted());
   return rows.map((r) => ({ seq: r.seq, occurredAt: r.occurred_at }));
 }
 
-/**
- * Wakes occupancy subscriptions when a station's cases change without a
- * referral event (a case opened or closed at the desk, a rescue period
- * extended). The payload is the station's uuid (36 bytes, far below
- * NOTIFY's 8000); like every NOTIFY it is delivered only at commit.
- */
-export const STATION_CHANNEL = 'hub_station_changes';
-
-export async function notifyStationChanged(tx: EntityManager, stationId: string): Promise<void> {
-  await tx.query('SELECT pg_notify($1, $2)', [STATION_CHANNEL, stationId]);
+/** Wakes occupancy subscriptions (wake-up.ts STATION_CHANNEL) once the caller's transaction has committed. */
+export function notifyStationChanged(tx: EntityManager, stationId: string): void {
+  const wakeUps = wakeUpsOf(tx.dataSource);
+  afterCommit(tx, () => wakeUps.stationChanged(stationId));
 }
 
-/** Opaque to clients; strictly increasing with commit order. */
+/** Opaque to clients; strictly increasing in the order the feed delivers events. */
 export function eventCursor(seq: number): string {
   return Buffer.from(`ev:${seq}`).toString('base64url');
 }

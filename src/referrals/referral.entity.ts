@@ -192,9 +192,10 @@ export class BedAssignment {
 }
 
 /**
- * Every change of a referral, in commit order (the writer holds a
- * transaction-level advisory lock while appending, see events/). `seq` is the
- * cursor subscribers resume from; the rows are the single source of truth of
+ * Every change of a referral. `seq` is the cursor subscribers resume from;
+ * writers commit in parallel, so a seq may commit after a greater one, and
+ * the feed (events/event-feed.ts) delivers a seq only once no smaller one can
+ * still commit; the rows are the single source of truth of
  * what happened and are kept (archive, never delete: README).
  */
 @ObjectType()

@@ -108,7 +108,19 @@ async function applyTransition(
   for (const effect of t.effects ?? []) await EFFECTS[effect](tx, ctx, referral, d, now);
   referral.version += 1;
   referral.updatedAt = now;
-  await tx.getRepository(Referral).save(referral);
+  // Every column a step or its effects change, in one UPDATE: save() would first re-read the row to diff it.
+  await tx.getRepository(Referral).update(
+    { id: referral.id },
+    {
+      status: referral.status,
+      rejectionReason: referral.rejectionReason,
+      escortAgencyId: referral.escortAgencyId,
+      escortNames: referral.escortNames,
+      caseId: referral.caseId,
+      version: referral.version,
+      updatedAt: referral.updatedAt,
+    },
+  );
   await appendAudit(tx, ctx, [{ action: `referral.${t.action}`, subjectType: 'Person', subjectId: referral.personId }]);
   await appendReferralEvents(tx, [
     {

@@ -1,11 +1,12 @@
+import { inTransaction } from '../../src/db/transaction';
 import { eventFeedOf } from '../../src/events/event-feed';
 import { appendReferralEvents, eventCursor } from '../../src/events/outbox';
 import { uuidOf } from '../../src/shared/relay';
 import { LiveReferralEventsDocument } from '../generated/graphql';
 import { theSeedAgencies } from '../support/builders';
-import { startTestHub, type TestHub } from '../support/hub';
+import { startAnotherHub, startTestHub, type TestHub } from '../support/hub';
 import { eventually, subscribe, type Live } from './live';
-import { aPersonAtTheStation, anEvaluationRequest, committedSeqs, latestSeqOf, seqOf, type Agencies } from './scenario';
+import { aPersonAtTheStation, anEvaluationRequest, appendEvents, committedSeqs, latestSeqOf, seqOf, type Agencies } from './scenario';
 
 let hub: TestHub;
 let a: Agencies;
@@ -21,16 +22,156 @@ afterAll(async () => {
 
 const seqsOf = (live: Live<{ referralEvents: { cursor: string } }>) => live.items.map((i) => seqOf(i.referralEvents.cursor));
 
+/**
+ * A transaction that has taken the next seq and stays open until `commit()` (or rolls back on `rollBack()`):
+ * the late writer that seq order alone would let a reader pass.
+ */
+async function aLateWriter(referralGlobalId: string): Promise<{ seq: number; commit(): Promise<void>; rollBack(): Promise<void> }> {
+  const referralId = uuidOf('Referral', referralGlobalId);
+  let taken!: (seq: number) => void;
+  const seq = new Promise<number>((resolve) => (taken = resolve));
+  let end!: (commit: boolean) => void;
+  const decided = new Promise<boolean>((resolve) => (end = resolve));
+  const done = inTransaction(hub.hub.db, async (tx) => {
+    const [e] = await appendReferralEvents(tx, [
+      { referralId, type: 'BED_ASSIGNED', status: 'REQUESTED', actorAccountId: null, actorAgencyId: null },
+    ]);
+    taken(Number(e.seq));
+    if (!(await decided)) throw new Error('rolled back on purpose');
+  }).catch((err: Error) => {
+    if (err.message !== 'rolled back on purpose') throw err;
+  });
+  return {
+    seq: await seq,
+    commit: () => (end(true), done),
+    rollBack: () => (end(false), done),
+  };
+}
+
+describe('a seq whose transaction commits late', () => {
+  it('holds the events after it until it commits, then delivers them all in seq order', async () => {
+    const feed = eventFeedOf(hub.hub.db);
+    const { personId } = await aPersonAtTheStation(hub, a);
+    const referral = await anEvaluationRequest(hub, a, personId);
+    const start = await latestSeqOf(hub);
+    await eventually('the feed has caught up', () => feed.position === start);
+    const subscribers = feed.subscriberCount;
+    const admin = subscribe(hub.url, hub.adminToken, LiveReferralEventsDocument, {});
+    open.push(admin as Live<unknown>);
+    await eventually('registered', () => feed.subscriberCount === subscribers + 1);
+
+    const late = await aLateWriter(referral);
+    await appendEvents(hub, referral, 3);
+    const after = (await committedSeqs(hub, late.seq)).slice(0, 3);
+    expect(after).toEqual([late.seq + 1, late.seq + 2, late.seq + 3]);
+    // The feed has read the three committed events and found the hole below them ...
+    await eventually('the feed waits at the gap', () => feed.waitingAtGap);
+    // ... and delivered none of them: a subscriber that saw late.seq + 1 would resume past late.seq.
+    expect(feed.position).toBe(late.seq - 1);
+    expect(admin.items).toEqual([]);
+
+    await late.commit();
+    await admin.count(4);
+    expect(seqsOf(admin)).toEqual([late.seq, ...after]);
+  });
+
+  it('does not wait for ever behind a seq whose transaction rolled back', async () => {
+    const feed = eventFeedOf(hub.hub.db);
+    const { personId } = await aPersonAtTheStation(hub, a);
+    const referral = await anEvaluationRequest(hub, a, personId);
+    const start = await latestSeqOf(hub);
+    await eventually('the feed has caught up', () => feed.position === start);
+    const subscribers = feed.subscriberCount;
+    const admin = subscribe(hub.url, hub.adminToken, LiveReferralEventsDocument, {});
+    open.push(admin as Live<unknown>);
+    await eventually('registered', () => feed.subscriberCount === subscribers + 1);
+
+    const late = await aLateWriter(referral);
+    await appendEvents(hub, referral, 2);
+    await eventually('the feed waits at the gap', () => feed.waitingAtGap);
+    expect(admin.items).toEqual([]);
+
+    await late.rollBack();
+    await admin.count(2);
+    expect(seqsOf(admin)).toEqual([late.seq + 1, late.seq + 2]);
+    expect(await committedSeqs(hub, start)).toEqual([late.seq + 1, late.seq + 2]);
+  });
+
+  it('gives a subscriber resuming from its cursor the replay and then the live events without a gap or a duplicate', async () => {
+    const feed = eventFeedOf(hub.hub.db);
+    const { personId } = await aPersonAtTheStation(hub, a);
+    const referral = await anEvaluationRequest(hub, a, personId);
+    const start = await latestSeqOf(hub);
+    await appendEvents(hub, referral, 5);
+    await eventually('the feed has caught up', () => feed.position === start + 5);
+
+    // A gap is open while the subscriber replays: the replay must stop below it, not read the committed rows above it.
+    const late = await aLateWriter(referral);
+    await appendEvents(hub, referral, 3);
+    await eventually('the feed waits at the gap', () => feed.waitingAtGap);
+    const resumer = subscribe(hub.url, hub.adminToken, LiveReferralEventsDocument, { after: eventCursor(start) });
+    open.push(resumer as Live<unknown>);
+    await resumer.count(5);
+    // More commits race the replay's hand-over to live events.
+    const racing = appendEvents(hub, referral, 20, 4);
+    await late.commit();
+    await racing;
+
+    const committed = await committedSeqs(hub, start);
+    expect(committed).toHaveLength(5 + 1 + 3 + 20);
+    await resumer.count(committed.length);
+    await eventually('the feed has delivered everything', () => feed.position === committed[committed.length - 1]);
+    expect(seqsOf(resumer)).toEqual(committed);
+  });
+  it('never lets a hub start past a smaller seq that may still commit', async () => {
+    const { personId } = await aPersonAtTheStation(hub, a);
+    const referral = await anEvaluationRequest(hub, a, personId);
+    const late = await aLateWriter(referral);
+    await appendEvents(hub, referral, 2);
+
+    // The second process either waits at start until the late writer has ended (the hub as built) or starts at
+    // once; give it a moment to do the latter, then commit. Either way its subscriber must lose nothing.
+    let other: Awaited<ReturnType<typeof startAnotherHub>> | undefined;
+    const starting = startAnotherHub(hub).then((h) => (other = h));
+    await Promise.race([starting, new Promise((r) => setTimeout(r, 300))]);
+    const startedFirst = other !== undefined;
+    let live: Live<{ referralEvents: { cursor: string } }> | undefined;
+    if (startedFirst) {
+      const feed = eventFeedOf(other!.db);
+      live = subscribe(other!.url, hub.adminToken, LiveReferralEventsDocument, {});
+      open.push(live as Live<unknown>);
+      await eventually('registered', () => feed.subscriberCount === 1);
+    }
+    await late.commit();
+    await starting;
+    const feed = eventFeedOf(other!.db);
+    if (!live) {
+      live = subscribe(other!.url, hub.adminToken, LiveReferralEventsDocument, {});
+      open.push(live as Live<unknown>);
+      await eventually('registered', () => feed.subscriberCount === 1);
+    }
+    await appendEvents(hub, referral, 1);
+    const last = await latestSeqOf(hub);
+    await eventually('the other hub has delivered the newest event', () => feed.position === last);
+    const expected = startedFirst ? [late.seq, last] : [last];
+    await live.count(expected.length);
+    expect(seqsOf(live)).toEqual(expected);
+    await other!.stop();
+  });
+});
+
 describe('events from concurrent writers', () => {
-  it('reach a subscriber each exactly once, in commit order, however the transactions interleave', async () => {
+  it('reach a subscriber each exactly once, in seq order, however the transactions interleave', async () => {
     const feed = eventFeedOf(hub.hub.db);
     const persons = await Promise.all(Array.from({ length: 10 }, () => aPersonAtTheStation(hub, a)));
     const first = await anEvaluationRequest(hub, a, persons[0].personId);
     const start = await latestSeqOf(hub);
+    await eventually('the feed has caught up', () => feed.position === start);
 
+    const subscribers = feed.subscriberCount;
     const admin = subscribe(hub.url, hub.adminToken, LiveReferralEventsDocument, {});
     open.push(admin as Live<unknown>);
-    await eventually('registered', () => feed.subscriberCount === 1);
+    await eventually('registered', () => feed.subscriberCount === subscribers + 1);
 
     // 20 direct writers, some sleeping between their insert and their commit, some rolling back (gaps in seq) ...
     const uuid = uuidOf('Referral', first);
