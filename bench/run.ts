@@ -21,7 +21,9 @@ import { runSubscriptions } from './subscriptions';
  * BENCH_DURATION seconds per run (10), BENCH_CONNECTIONS ("10,50"),
  * BENCH_SUBSCRIBERS (1000), BENCH_DATABASE_URL (default: embedded),
  * BENCH_CPU_PROFILE=1 (profile the hub during the dashboard afterwards),
- * BENCH_SUBSCRIPTIONS_PROFILE=<dir> (CPU profile of the hub during the subscriptions),
+ * BENCH_HUB_PROFILE=<dir> (every hub process the bench spawns writes a CPU
+ * profile there when it stops: one for the HTTP workloads and hand-offs, one
+ * for the subscriptions),
  * BENCH_ONLY (comma-separated subset of sql, dashboard, person, handoff,
  * subscriptions, report: for working on one workload; such runs are written
  * as <date>-partial.*).
@@ -262,7 +264,9 @@ async function main(): Promise<void> {
       HUB_RATE_LIMIT_PER_MINUTE: '10000000',
       HUB_RATE_LIMIT_BURST: '10000000',
     };
-    let hub = await spawnHub(hubEnv);
+    // BENCH_HUB_PROFILE=<dir>: each hub process writes a CPU profile there when it stops.
+    const hubProfileArgs = process.env.BENCH_HUB_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_HUB_PROFILE}`] : [];
+    let hub = await spawnHub(hubEnv, hubProfileArgs);
     running.push(hub);
     const poolSize = 10; // the hub's default HUB_DB_POOL_SIZE
     const limit = await spawnLimitServer(db.url, poolSize);
@@ -336,9 +340,7 @@ async function main(): Promise<void> {
       try {
         // A fresh hub process: in one the earlier workloads grew, new subscribers would fit in heap already there.
         await hub.stop();
-        // BENCH_SUBSCRIPTIONS_PROFILE=<dir>: the hub writes a CPU profile of this workload there when it stops.
-        const profileDir = process.env.BENCH_SUBSCRIPTIONS_PROFILE;
-        hub = await spawnHub(hubEnv, profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []);
+        hub = await spawnHub(hubEnv, hubProfileArgs);
         running.push(hub);
         subscriptions = await runSubscriptions(db.url, hub.url, hub.pid, stationToken, subscriptionPersons, subscriberCount, 5);
         log(`subscriptions: ${JSON.stringify(subscriptions)}`);

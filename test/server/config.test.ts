@@ -31,6 +31,7 @@ describe('configuration', () => {
     [{ DATABASE_URL: 'not a url' }, 'DATABASE_URL'],
     [{ DATABASE_URL: 'mysql://db/hub' }, 'DATABASE_URL'],
     [{ DATABASE_URL: 'postgres://db' }, 'DATABASE_URL'],
+    [{ DATABASE_URL: 'postgres:///hub?host=relative/dir' }, 'DATABASE_URL'],
     [{ HUB_MIGRATE: 'maybe' }, 'HUB_MIGRATE'],
     [{ LOG_LEVEL: 'loud' }, 'LOG_LEVEL'],
     [{ HUB_ADMIN_TOKEN: 'short' }, 'HUB_ADMIN_TOKEN'],
@@ -52,6 +53,10 @@ describe('configuration', () => {
     expect(c.responseTimes.WELFARE_PLACEMENT).toBe(3 * 86_400_000);
     expect(c.migrate).toBe(false);
     expect(parseDuration('X', '90s')).toBe(90_000);
+    // A Unix-socket folder is a host too (pg's and libpq's ?host=/dir).
+    expect(loadConfig({ DATABASE_URL: 'postgres:///hub?host=/run/postgresql&user=hub' }).databaseUrl).toBe(
+      'postgres:///hub?host=/run/postgresql&user=hub',
+    );
     expect(parseDuration('X', '30m')).toBe(1_800_000);
   });
 });
