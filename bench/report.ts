@@ -104,7 +104,7 @@ export function markdown(r: Results): string {
     out.push(
       `- subscriptions: ${s.subscribers} graphql-ws subscribers, ${s.events} events, ${s.delivered} of ${s.expected} deliveries; ` +
         `latency from the mutation's answer p50 ${f1(s.p50Ms)} ms, p99 ${f1(s.p99Ms)} ms (from its request p50 ${f1(s.p50FromRequestMs)} ms); ` +
-        `hub RSS ${f0(s.rssBeforeMb)} → ${f0(s.rssAfterMb)} MB, ${f1(s.kbPerSubscriber)} KB per subscriber; ` +
+        `hub RSS ${f0(s.rssBeforeMb)} → ${f0(s.rssAfterMb)} MB, ${f1(s.kbPerSubscriber)} KB per subscriber (the second half alone: ${f1(s.kbPerSubscriberMarginal)} KB each); ` +
         `${f1(s.dbTransactionsPerDelivery)} database transactions per delivery (the 20 mutations included).`,
     );
   for (const n of r.notes) out.push(`- ${n}`);

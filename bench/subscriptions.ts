@@ -25,7 +25,10 @@ export interface SubscriptionMeasurement {
   p50FromRequestMs: number;
   rssBeforeMb: number | null;
   rssAfterMb: number | null;
+  /** RSS growth from before the first subscriber to after the last, per subscriber. */
   kbPerSubscriber: number | null;
+  /** RSS growth from half the subscribers to all, per subscriber of the second half: the marginal cost. */
+  kbPerSubscriberMarginal?: number | null;
   /** Transactions PostgreSQL committed during the measured events (each autocommit statement is one), per delivery. */
   dbTransactionsPerDelivery: number | null;
 }
@@ -100,16 +103,22 @@ export async function runSubscriptions(
   const rssBeforeMb = rssMb(hubPid);
   const subs: Subscriber[] = [];
   try {
-    for (let i = 0; i < subscriberCount; i += 50) {
-      const batch = Math.min(50, subscriberCount - i);
-      subs.push(...(await Promise.all(Array.from({ length: batch }, () => subscribe(wsUrl, token)))));
+    // In two halves, each followed by a priming hand-off that every subscriber must hear before memory is read:
+    // the second half's growth is the marginal cost of a subscriber, without the fixed costs (code paths first
+    // taken, the young generation growing to its working size) that the first subscribers also bring.
+    let rssHalfMb: number | null = null;
+    for (const target of [Math.ceil(subscriberCount / 2), subscriberCount]) {
+      while (subs.length < target) {
+        const batch = Math.min(50, target - subs.length);
+        subs.push(...(await Promise.all(Array.from({ length: batch }, () => subscribe(wsUrl, token)))));
+      }
+      const prime = await cycle(httpUrl, persons[0]);
+      const primed = await waitFor(() => subs.every((s) => s.seen.has(`${prime.referralId}|RECEIVED`)), 30_000);
+      if (!primed)
+        throw new Error(`only ${subs.filter((s) => s.seen.size > 0).length} of ${subs.length} subscribers heard the priming events`);
+      await new Promise((r) => setTimeout(r, 1000));
+      if (target < subscriberCount) rssHalfMb = rssMb(hubPid);
     }
-    // A priming hand-off: every subscriber must hear its first event before anything is measured.
-    const prime = await cycle(httpUrl, persons[0]);
-    const primed = await waitFor(() => subs.every((s) => s.seen.has(`${prime.referralId}|RECEIVED`)), 30_000);
-    if (!primed)
-      throw new Error(`only ${subs.filter((s) => s.seen.size > 0).length} of ${subs.length} subscribers heard the priming events`);
-    await new Promise((r) => setTimeout(r, 1000));
     const rssAfterMb = rssMb(hubPid);
 
     const commitsBefore = await commits(databaseUrl);
@@ -149,6 +158,8 @@ export async function runSubscriptions(
       rssBeforeMb,
       rssAfterMb,
       kbPerSubscriber: rssBeforeMb !== null && rssAfterMb !== null ? ((rssAfterMb - rssBeforeMb) * 1024) / subs.length : null,
+      kbPerSubscriberMarginal:
+        rssHalfMb !== null && rssAfterMb !== null ? ((rssAfterMb - rssHalfMb) * 1024) / (subs.length - Math.ceil(subs.length / 2)) : null,
       dbTransactionsPerDelivery: lat.length ? transactions / lat.length : null,
     };
   } finally {
