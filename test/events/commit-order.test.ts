@@ -48,17 +48,23 @@ async function aLateWriter(referralGlobalId: string): Promise<{ seq: number; com
   };
 }
 
+/** A fresh referral, the feed caught up with it, and the administrator subscribed to everything from now on. */
+async function aReferralTheAdministratorFollows() {
+  const feed = eventFeedOf(hub.hub.db);
+  const { personId } = await aPersonAtTheStation(hub, a);
+  const referral = await anEvaluationRequest(hub, a, personId);
+  const start = await latestSeqOf(hub);
+  await eventually('the feed has caught up', () => feed.position === start);
+  const subscribers = feed.subscriberCount;
+  const admin = subscribe(hub.url, hub.adminToken, LiveReferralEventsDocument, {});
+  open.push(admin as Live<unknown>);
+  await eventually('registered', () => feed.subscriberCount === subscribers + 1);
+  return { feed, referral, start, admin };
+}
+
 describe('a seq whose transaction commits late', () => {
   it('holds the events after it until it commits, then delivers them all in seq order', async () => {
-    const feed = eventFeedOf(hub.hub.db);
-    const { personId } = await aPersonAtTheStation(hub, a);
-    const referral = await anEvaluationRequest(hub, a, personId);
-    const start = await latestSeqOf(hub);
-    await eventually('the feed has caught up', () => feed.position === start);
-    const subscribers = feed.subscriberCount;
-    const admin = subscribe(hub.url, hub.adminToken, LiveReferralEventsDocument, {});
-    open.push(admin as Live<unknown>);
-    await eventually('registered', () => feed.subscriberCount === subscribers + 1);
+    const { feed, referral, admin } = await aReferralTheAdministratorFollows();
 
     const late = await aLateWriter(referral);
     await appendEvents(hub, referral, 3);
@@ -76,15 +82,7 @@ describe('a seq whose transaction commits late', () => {
   });
 
   it('does not wait for ever behind a seq whose transaction rolled back', async () => {
-    const feed = eventFeedOf(hub.hub.db);
-    const { personId } = await aPersonAtTheStation(hub, a);
-    const referral = await anEvaluationRequest(hub, a, personId);
-    const start = await latestSeqOf(hub);
-    await eventually('the feed has caught up', () => feed.position === start);
-    const subscribers = feed.subscriberCount;
-    const admin = subscribe(hub.url, hub.adminToken, LiveReferralEventsDocument, {});
-    open.push(admin as Live<unknown>);
-    await eventually('registered', () => feed.subscriberCount === subscribers + 1);
+    const { feed, referral, start, admin } = await aReferralTheAdministratorFollows();
 
     const late = await aLateWriter(referral);
     await appendEvents(hub, referral, 2);
