@@ -16,6 +16,12 @@ const RECONNECT_MAX_MS = 5_000;
 const PING_TIMEOUT_MS = 5_000;
 /** Re-read this soon while events wait behind a gap: the transaction holding it is usually committing now. */
 const GAP_RETRY_MS = 3;
+/**
+ * ... and back off, doubling up to this, while the same gap stays open: a long write transaction elsewhere on
+ * the server (a bulk import, a migration) holds every gap open for its whole life, and each process must not
+ * re-read hundreds of times a second meanwhile.
+ */
+const GAP_RETRY_MAX_MS = 250;
 /** How often to look again while waiting at start for older transactions to end. */
 const SETTLE_RETRY_MS = 5;
 
@@ -95,6 +101,8 @@ export class EventFeed {
   /** Events wait behind a gap up to `upTo` until no transaction older than `threshold` runs. */
   private barrier: { upTo: number; threshold: string } | null = null;
   private gapTimer: NodeJS.Timeout | undefined;
+  private gapRetryMs = GAP_RETRY_MS;
+  private reads = 0;
   private readonly wakeUps: WakeUps;
   private unwatchLocal: (() => void) | undefined;
   private readonly subscribers = new Set<FeedSubscriber>();
@@ -190,6 +198,11 @@ export class EventFeed {
   /** Whether events wait behind a gap: a smaller seq that some transaction may still commit. */
   get waitingAtGap(): boolean {
     return this.barrier !== null;
+  }
+
+  /** How many times this feed has read the event log (for operators' metrics and the back-off test). */
+  get readCount(): number {
+    return this.reads;
   }
 
   /** Tells `watcher` whenever events or case changes may have changed some stations' occupancy; returns the unwatch. */
@@ -318,11 +331,13 @@ export class EventFeed {
     try {
       for (;;) {
         const wantThreshold = this.barrier === null;
+        this.reads++;
         const page = await readFeedPage(this.opts.db, this.lastSeq, BATCH, this.barrier?.threshold ?? null, wantThreshold);
         if (this.stopped) return;
         if (this.barrier && page.settled) {
           this.finalThrough = Math.max(this.finalThrough, this.barrier.upTo);
           this.barrier = null;
+          this.gapRetryMs = GAP_RETRY_MS;
         }
         const touched = new Set<string>();
         let held = false;
@@ -335,6 +350,7 @@ export class EventFeed {
           for (const id of e.touches) touched.add(id);
         }
         if (touched.size > 0) this.stationsChanged(touched);
+        if (!held) this.gapRetryMs = GAP_RETRY_MS;
         if (held) {
           if (!this.barrier && page.threshold) this.barrier = { upTo: page.events[page.events.length - 1].seq, threshold: page.threshold };
           // A barrier that has just resolved leaves the rest behind a newer gap: read again at once for its threshold.
@@ -355,7 +371,8 @@ export class EventFeed {
     this.gapTimer = setTimeout(() => {
       this.gapTimer = undefined;
       this.wake();
-    }, GAP_RETRY_MS);
+    }, this.gapRetryMs);
+    this.gapRetryMs = Math.min(this.gapRetryMs * 2, GAP_RETRY_MAX_MS);
     this.gapTimer.unref();
   }
 

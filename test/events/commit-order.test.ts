@@ -95,6 +95,20 @@ describe('a seq whose transaction commits late', () => {
     expect(await committedSeqs(hub, start)).toEqual([late.seq + 1, late.seq + 2]);
   });
 
+  it('backs off while a gap stays open, instead of re-reading hundreds of times a second', async () => {
+    const { feed, referral, admin } = await aReferralTheAdministratorFollows();
+    const late = await aLateWriter(referral);
+    await appendEvents(hub, referral, 1);
+    await eventually('the feed waits at the gap', () => feed.waitingAtGap);
+    const readsBefore = feed.readCount;
+    // A transaction held open for a second (a slow client, a bulk import): at the first retry interval (3 ms)
+    // the feed would read ~300 times; doubling up to 250 ms it reads about ten times.
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    expect(feed.readCount - readsBefore).toBeLessThan(30);
+    await late.commit();
+    await admin.count(2);
+  });
+
   it('gives a subscriber resuming from its cursor the replay and then the live events without a gap or a duplicate', async () => {
     const feed = eventFeedOf(hub.hub.db);
     const { personId } = await aPersonAtTheStation(hub, a);
