@@ -55,11 +55,17 @@ async function aReferralTheAdministratorFollows() {
   const referral = await anEvaluationRequest(hub, a, personId);
   const start = await latestSeqOf(hub);
   await eventually('the feed has caught up', () => feed.position === start);
+  return { feed, referral, start, admin: await theAdministratorFollows() };
+}
+
+/** The administrator subscribed to every event from now on, once the hub has registered the subscription. */
+async function theAdministratorFollows() {
+  const feed = eventFeedOf(hub.hub.db);
   const subscribers = feed.subscriberCount;
   const admin = subscribe(hub.url, hub.adminToken, LiveReferralEventsDocument, {});
   open.push(admin as Live<unknown>);
   await eventually('registered', () => feed.subscriberCount === subscribers + 1);
-  return { feed, referral, start, admin };
+  return admin;
 }
 
 describe('a seq whose transaction commits late', () => {
@@ -179,11 +185,7 @@ describe('events from concurrent writers', () => {
     const first = await anEvaluationRequest(hub, a, persons[0].personId);
     const start = await latestSeqOf(hub);
     await eventually('the feed has caught up', () => feed.position === start);
-
-    const subscribers = feed.subscriberCount;
-    const admin = subscribe(hub.url, hub.adminToken, LiveReferralEventsDocument, {});
-    open.push(admin as Live<unknown>);
-    await eventually('registered', () => feed.subscriberCount === subscribers + 1);
+    const admin = await theAdministratorFollows();
 
     // 20 direct writers, some sleeping between their insert and their commit, some rolling back (gaps in seq) ...
     const uuid = uuidOf('Referral', first);
