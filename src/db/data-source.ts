@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { DataSource, type MixedList, type EntitySchema } from 'typeorm';
+import { PreparingClient } from './prepared-client';
 import { CommitHooks } from './transaction';
 
 export interface DataSourceOptions {
@@ -38,6 +39,8 @@ export function createDataSource(opts: DataSourceOptions): DataSource {
     parseInt8: true,
     poolSize: opts.poolSize ?? 10,
     extra: {
+      // Every parameterised statement prepared once per connection (prepared-client.ts).
+      Client: PreparingClient,
       application_name: opts.applicationName ?? 'rescue-referral-hub',
       // Fail fast when the database is away instead of queueing requests forever.
       connectionTimeoutMillis: 5_000,

@@ -1,0 +1,77 @@
+import { createDataSource } from '../../src/db/data-source';
+import { MAX_PREPARED_PER_CONNECTION, PreparingClient } from '../../src/db/prepared-client';
+import { createTestDatabase, type TestDatabase } from '../support/database';
+
+jest.setTimeout(60_000);
+
+let db: TestDatabase;
+let client: PreparingClient;
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+});
+afterAll(async () => {
+  await db.stop();
+});
+beforeEach(async () => {
+  client = new PreparingClient({ connectionString: db.url });
+  await client.connect();
+});
+afterEach(async () => {
+  await client.end();
+});
+
+/** What this connection has prepared, as PostgreSQL itself lists it. */
+async function preparedTexts(): Promise<string[]> {
+  const { rows } = await client.query<{ statement: string }>('SELECT statement FROM pg_prepared_statements ORDER BY prepare_time');
+  return rows.map((r) => r.statement);
+}
+
+describe('every parameterised statement is prepared once per connection (issue 7: planning was a third of the time)', () => {
+  it('prepares a statement with parameters on first use and reuses it, with the same answers', async () => {
+    const text = 'SELECT $1::int + 1 AS n';
+    const answers = [];
+    for (let i = 0; i < 3; i++) answers.push((await client.query<{ n: number }>(text, [i])).rows[0].n);
+    expect(answers).toEqual([1, 2, 3]);
+    expect(await preparedTexts()).toEqual([text]);
+  });
+
+  it('leaves statements without parameters unprepared: such a text may hold several statements', async () => {
+    await client.query('SELECT 1; SELECT 2');
+    await client.query('SELECT 3', []);
+    expect(await preparedTexts()).toEqual([]);
+  });
+
+  it('reports a statement that fails to prepare as before, and prepares it again once it can', async () => {
+    await client.query('BEGIN');
+    await expect(client.query('SELECT * FROM not_yet_there WHERE id = $1', [1])).rejects.toMatchObject({ code: '42P01' });
+    await client.query('ROLLBACK');
+    await client.query('CREATE TEMP TABLE not_yet_there (id int)');
+    expect((await client.query('SELECT * FROM not_yet_there WHERE id = $1', [1])).rows).toEqual([]);
+    expect(await preparedTexts()).toEqual(['SELECT * FROM not_yet_there WHERE id = $1']);
+  });
+
+  it(`prepares at most ${MAX_PREPARED_PER_CONNECTION} texts per connection and runs the others unprepared`, async () => {
+    for (let i = 0; i < MAX_PREPARED_PER_CONNECTION + 5; i++) {
+      expect((await client.query<{ n: number }>(`SELECT $1::int AS n, ${i} AS i`, [i])).rows[0].n).toBe(i);
+    }
+    expect(await preparedTexts()).toHaveLength(MAX_PREPARED_PER_CONNECTION);
+    // A text prepared before the cap was reached is still used prepared.
+    expect((await client.query<{ n: number }>('SELECT $1::int AS n, 0 AS i', [7])).rows[0].n).toBe(7);
+    expect(await preparedTexts()).toHaveLength(MAX_PREPARED_PER_CONNECTION);
+  });
+});
+
+describe("the hub's data source", () => {
+  it('prepares its parameterised statements', async () => {
+    const ds = createDataSource({ url: db.url, entities: [], poolSize: 1 });
+    await ds.initialize();
+    try {
+      await ds.query('SELECT $1::text AS hello', ['world']);
+      const rows: { statement: string }[] = await ds.query('SELECT statement FROM pg_prepared_statements');
+      expect(rows.map((r) => r.statement)).toContain('SELECT $1::text AS hello');
+    } finally {
+      await ds.destroy();
+    }
+  });
+});
