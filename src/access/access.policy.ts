@@ -96,6 +96,14 @@ export const accessPolicy: AccessPolicy = {
   async maySeeDiagnoses(ctx, personId) {
     return (await rights(ctx).load(personId)).diagnoses;
   },
+  stationCase(ctx, personId, stationId) {
+    const actor = ctx.actor;
+    if (actor.kind !== 'account' || actor.agencyKind !== AgencyKind.RESCUE_STATION || actor.agencyId !== stationId) return;
+    // What the statement above answers for a station with a case of the person (holds_case): PARTY_SQL's first
+    // clause makes it party; holding a case reveals the ID number; and 精神卫生法 第四条 lets the station caring for
+    // the person see the diagnoses.
+    rights(ctx).prime(personId, { visible: true, revealIdNumber: true, diagnoses: true });
+  },
   // PARTY_SQL's referral clause, on a row already read; the administrator's `visible` above is always true.
   isPartyToReferral(ctx, r) {
     const actor = ctx.actor;

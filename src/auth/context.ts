@@ -29,6 +29,12 @@ export interface AccessPolicy {
    * `visiblePersons`.
    */
   isPartyToReferral(ctx: RequestContext, referral: ReferralParties): boolean;
+  /**
+   * In memory, without a statement: a case read with its station tells what that station may see of the
+   * case's person (party, ID number whole, diagnoses), so a page of its own cases needs no check. For any
+   * other caller it tells nothing and changes nothing.
+   */
+  stationCase(ctx: RequestContext, personId: string, stationId: string): void;
 }
 
 /** The agencies a referral row names (Referral's columns). */

@@ -1,4 +1,5 @@
-import { Arg, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
+import type { GraphQLResolveInfo } from 'graphql';
+import { Arg, Ctx, FieldResolver, ID, Info, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
 import { Agency } from '../agencies/agency.entity';
 import { agencyLoaders } from '../agencies/agency.loaders';
 import { requireAuthenticated } from '../auth/actor';
@@ -7,6 +8,7 @@ import { Person } from '../persons/person.entity';
 import { loadVisiblePerson } from '../persons/person.loaders';
 import { isRedacted } from '../persons/person.resolver';
 import { notFound } from '../shared/errors';
+import { selectsPath } from '../shared/look-ahead';
 import { uuidOf } from '../shared/relay';
 import { CaseStatus } from './case.enums';
 import { CaseFilter, CloseCaseInput, ExtendRescuePeriodInput, OpenCaseInput } from './case.input';
@@ -38,8 +40,9 @@ export class CaseResolver {
     @Arg('filter', () => CaseFilter, { nullable: true }) filter: CaseFilter | null,
     @Arg('first', () => Int, { nullable: true, defaultValue: 20 }) first: number,
     @Arg('after', () => String, { nullable: true }) after: string | null,
+    @Info() info: GraphQLResolveInfo,
   ): Promise<RescueCaseConnection> {
-    return listCases(ctx, filter, first, after);
+    return listCases(ctx, filter, first, after, selectsPath(info, ['edges', 'node', 'person']));
   }
 
   @Mutation(() => RescueCase, { description: 'station: register a person who came in without a referral' })

@@ -37,7 +37,16 @@ export interface KeysetPage<T> {
  */
 export async function keysetPage<T extends ObjectLiteral & { id: string }>(
   db: DataSource,
-  opts: { entity: EntityTarget<T>; alias: string; timeColumn: string; filter: SqlFilter; first: number; after?: string | null },
+  opts: {
+    entity: EntityTarget<T>;
+    alias: string;
+    timeColumn: string;
+    filter: SqlFilter;
+    first: number;
+    after?: string | null;
+    /** Rows of other tables read with each row of the page (LEFT JOINs on `alias`), handed to `onRow`. */
+    with?: { select: string; joins: string; onRow(row: Record<string, unknown>, node: T): void };
+  },
 ): Promise<KeysetPage<T>> {
   const { alias: a, timeColumn, filter, first } = opts;
   const shape = rowShape(db, opts.entity);
@@ -52,14 +61,15 @@ export async function keysetPage<T extends ObjectLiteral & { id: string }>(
     `SELECT t.total_count, pg.*
        FROM (SELECT count(*)::int AS total_count FROM "${table}" ${a} WHERE ${base}) t
        LEFT JOIN LATERAL (
-         SELECT ${shape.select(a)}, ${a}.${timeColumn}::text AS cursor_at
-           FROM "${table}" ${a} WHERE ${page}
-          ORDER BY ${a}.${timeColumn} DESC, ${a}.id DESC LIMIT ${first + 1}) pg ON TRUE`,
+         SELECT ${shape.select(a)}, ${a}.${timeColumn}::text AS cursor_at${opts.with ? `, ${opts.with.select}` : ''}
+           FROM "${table}" ${a} ${opts.with?.joins ?? ''} WHERE ${page}
+          ORDER BY ${a}.${timeColumn} DESC, ${a}.id DESC LIMIT ${filter.param(first + 1)}) pg ON TRUE`,
     filter.params,
   );
   const found = rows.filter((r) => r.id != null);
   const edges = found.slice(0, first).map((row) => {
     const node = shape.map(row)!;
+    opts.with?.onRow(row, node);
     return { cursor: encodeCursor([row.cursor_at as string, node.id]), node };
   });
   return {

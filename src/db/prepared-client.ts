@@ -38,22 +38,26 @@ function nameOf(text: string): string {
  * whose tables were altered.
  */
 export class PreparingClient extends Client {
-  private preparedCount = 0;
-  private readonly preparedHere = new Set<string>();
-
-  // pg's query has many overloads; this wrapper only rewrites (text, values[]) and passes all else through.
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  override query(config: any, values?: any, callback?: any): any {
-    if (typeof config === 'string' && Array.isArray(values) && values.length > 0) {
-      const name = nameOf(config);
-      if (this.preparedHere.has(name) || this.preparedCount < MAX_PREPARED_PER_CONNECTION) {
-        if (!this.preparedHere.has(name)) {
-          this.preparedHere.add(name);
-          this.preparedCount++;
-        }
-        return super.query({ name, text: config, values }, callback);
-      }
-    }
-    return super.query(config, values, callback);
-  }
+  /** Names this connection has been asked to prepare (pg itself tracks which it has parsed). */
+  readonly preparedHere = new Set<string>();
 }
+
+// Assigned to the prototype rather than declared as a method, so that the class keeps pg's typed overloads of query.
+PreparingClient.prototype.query = function (this: PreparingClient, config: unknown, values?: unknown, callback?: unknown) {
+  if (typeof config === 'string' && Array.isArray(values) && values.length > 0) {
+    const name = nameOf(config);
+    if (this.preparedHere.has(name) || this.preparedHere.size < MAX_PREPARED_PER_CONNECTION) {
+      this.preparedHere.add(name);
+      return pgQuery.call(this, { name, text: config, values }, callback);
+    }
+  }
+  return pgQuery.call(this, config, values, callback);
+} as Client['query'];
+
+type UntypedQuery = (this: Client, config: unknown, values?: unknown, callback?: unknown) => unknown;
+// pg's own query, looked up at each call (a statement counter may wrap it later); untyped, as the overloads cannot be
+// re-dispatched by type.
+const pgQuery = {
+  call: (client: Client, config: unknown, values?: unknown, callback?: unknown) =>
+    (Client.prototype.query as UntypedQuery).call(client, config, values, callback),
+};

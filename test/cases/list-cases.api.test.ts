@@ -8,7 +8,7 @@ import {
   OpenCaseDocument,
   type CasesWithPeopleQuery,
 } from '../generated/graphql';
-import { errorOf, openCaseFor, uuidOf } from '../persons/people';
+import { errorOf, idNumber, openCaseFor, uuidOf } from '../persons/people';
 import { anAgency, type TestAgency } from '../support/builders';
 import { codeOf, startTestHub, type GraphQLResponse, type TestHub } from '../support/hub';
 
@@ -185,9 +185,33 @@ describe('batching (DataLoaders)', () => {
     expect(edges).toHaveLength(50);
     expect(edges.filter((e) => e.node.person.custodian?.id === station.id).length).toBeGreaterThanOrEqual(49);
     expect(edges.every((e) => e.node.station.id === station.id)).toBe(true);
-    expect(s10.length).toBeGreaterThan(3); // the counter sees the hub's statements
+    // The token, the page with its persons and their custody, the audit INSERT (stations and agencies: a cache).
+    expect(s10.length).toBe(3);
     expect(s50.length).toBe(s10.length);
     expect(s50.length).toBeLessThan(20);
+  });
+
+  it("reads a station's own persons and their open custody with the page itself: no need-to-know or person statement", async () => {
+    const statements = await statementsDuring(() => hub.ok(CasesWithPeopleDocument, { first: 50 }, station.token));
+    // The need-to-know check (access.policy.ts) and the loaders' own reads of persons and custody records.
+    expect(statements.filter((s) => /holds_case/.test(s))).toEqual([]);
+    expect(statements.filter((s) => /FROM\s+"?person"?\s+t\b/i.test(s))).toEqual([]);
+    expect(statements.filter((s) => /FROM\s+custody_record\s+t\b/i.test(s))).toEqual([]);
+  });
+
+  it('still asks need to know for the page of an agency that is not the cases’ station', async () => {
+    const escort = (
+      await hub.ok(
+        LogEscortedPersonDocument,
+        { input: { stationId: station.id, foundAt: '解放路', escortNames: ['赵警官'], person: { gender: 'MALE', name: '护送来的人' } } },
+        police.token,
+      )
+    ).logEscortedPerson;
+    await hub.ok(ConfirmReceiptDocument, { input: { referralId: escort.id } }, station.token);
+    let page: CasesWithPeopleQuery | undefined;
+    const statements = await statementsDuring(async () => (page = await hub.ok(CasesWithPeopleDocument, { first: 5 }, police.token)));
+    expect(page!.cases.edges.map((e) => e.node.person.id)).toContain(escort.person.id);
+    expect(statements.filter((s) => /holds_case/.test(s))).toHaveLength(1);
   });
 
   it('writes the reads of a whole page to the audit log in one INSERT', async () => {
@@ -209,5 +233,18 @@ describe('batching (DataLoaders)', () => {
       [requestId],
     );
     expect(rows).toEqual([{ action: 'person.read', n: 50 }]);
+  });
+});
+
+// Last: the person opened here, with an ID number, becomes the newest of the station's page.
+describe('what a station sees of its own page', () => {
+  it('shows a station the whole ID number of the persons of its own page, as for one person read alone', async () => {
+    const id = idNumber('430406', '19800517');
+    const opened = await openCaseFor(hub, station.token, { name: '有身份证的人', idNumber: id });
+    const { cases } = await hub.ok(CasesWithPeopleDocument, { first: 1 }, station.token);
+    expect(cases.edges[0].node.id).toBe(opened.id);
+    expect(cases.edges[0].node.person.idNumber).toBe(id);
+    const { cases: otherPage } = await hub.ok(CasesWithPeopleDocument, { first: 1 }, otherStation.token);
+    expect(otherPage.edges[0].node.person.idNumber).not.toBe(id);
   });
 });
