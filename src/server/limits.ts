@@ -8,7 +8,9 @@ import {
   getNamedType,
   getNullableType,
   isListType,
+  Kind,
   validate,
+  visit,
   type DocumentNode,
   type GraphQLSchema,
   type ValidationRule,
@@ -82,13 +84,59 @@ const ESTIMATORS = [fieldExtensionsEstimator(), pagedEstimator, simpleEstimator(
  * Syntax errors are left to the caller's parser to report.
  */
 export function checkTokens(source: string, limits: QueryLimits): GraphQLError | undefined {
+  const known = withinTokens.get(limits);
+  if (known?.has(source)) return undefined;
   let exceeded = false;
   try {
     new MaxTokensParserWLexer(source, { n: limits.maxTokens, onReject: [() => (exceeded = true)] }).parseDocument();
   } catch {
     // exceeded, or a syntax error that the real parse reports in its usual form
   }
-  return exceeded ? queryTooComplex('tokens', limits.maxTokens) : undefined;
+  if (exceeded) return queryTooComplex('tokens', limits.maxTokens);
+  // Clients send the same few documents again and again: remember those within the limit (not those refused,
+  // nor long ones), so each is lexed once, not on every request.
+  if (source.length <= REMEMBERED_SOURCE_CHARS) {
+    const set = known ?? new Set<string>();
+    if (!known) withinTokens.set(limits, set);
+    set.add(source);
+    if (set.size > REMEMBERED_SOURCES) set.delete(set.values().next().value!);
+  }
+  return undefined;
+}
+
+/** Sources known to be within a set of limits' token count; bounded in number and size. */
+const withinTokens = new WeakMap<QueryLimits, Set<string>>();
+const REMEMBERED_SOURCES = 1_000;
+const REMEMBERED_SOURCE_CHARS = 16 * 1024;
+
+/**
+ * What the checks found for one parsed document (Apollo and graphql-ws keep
+ * each document they parsed, so the same object comes back): the depth and
+ * aliases verdict, which depends on the document alone, and the cost for each
+ * combination of the variables the cost can depend on.
+ */
+interface DocumentChecks {
+  depthAndAliases: GraphQLError | null;
+  /** Variables used as `first`/`last` or in a directive (@skip/@include): all the estimate reads of them. */
+  costVariables: string[];
+  costs: Map<string, number | 'too many nodes'>;
+}
+
+const checked = new WeakMap<QueryLimits, WeakMap<DocumentNode, DocumentChecks>>();
+const REMEMBERED_COSTS = 100;
+
+function costVariablesOf(document: DocumentNode): string[] {
+  const names = new Set<string>();
+  visit(document, {
+    Argument(node) {
+      if (node.value.kind === Kind.VARIABLE && (node.name.value === 'first' || node.name.value === 'last'))
+        names.add(node.value.name.value);
+    },
+    Directive(node) {
+      for (const arg of node.arguments ?? []) if (arg.value.kind === Kind.VARIABLE) names.add(arg.value.name.value);
+    },
+  });
+  return [...names].sort();
 }
 
 /**
@@ -102,16 +150,36 @@ export function checkOperation(
   variables?: Record<string, unknown>,
   operationName?: string,
 ): GraphQLError | undefined {
-  let refused: GraphQLError | undefined;
-  const refuse = (measure: LimitMeasure, limit: number) => () => (refused ??= queryTooComplex(measure, limit));
-  const rules: ValidationRule[] = [
-    maxDepthRule({ n: limits.maxDepth, propagateOnRejection: false, onReject: [refuse('depth', limits.maxDepth)] }),
-    maxAliasesRule({ n: limits.maxAliases, propagateOnRejection: false, onReject: [refuse('aliases', limits.maxAliases)] }),
-  ];
-  validate(schema, document, rules);
-  if (refused) return refused;
+  let perDocument = checked.get(limits);
+  if (!perDocument) checked.set(limits, (perDocument = new WeakMap()));
+  let known = perDocument.get(document);
+  if (!known) {
+    let refused: GraphQLError | undefined;
+    const refuse = (measure: LimitMeasure, limit: number) => () => (refused ??= queryTooComplex(measure, limit));
+    const rules: ValidationRule[] = [
+      maxDepthRule({ n: limits.maxDepth, propagateOnRejection: false, onReject: [refuse('depth', limits.maxDepth)] }),
+      maxAliasesRule({ n: limits.maxAliases, propagateOnRejection: false, onReject: [refuse('aliases', limits.maxAliases)] }),
+    ];
+    validate(schema, document, rules);
+    known = { depthAndAliases: refused ?? null, costVariables: costVariablesOf(document), costs: new Map() };
+    perDocument.set(document, known);
+  }
+  if (known.depthAndAliases) return known.depthAndAliases;
 
-  const cost = estimateCost(schema, document, variables, operationName);
+  // An absent variable (its default applies) and an explicit null are different requests.
+  const costKey = JSON.stringify([
+    operationName ?? null,
+    ...known.costVariables.map((v) => (variables && v in variables ? [variables[v]] : [])),
+  ]);
+  let cost = known.costs.get(costKey);
+  if (cost === undefined) {
+    cost = estimateCost(schema, document, variables, operationName);
+    // Not remembered when the variables did not fit: another request's variables may, and must then be costed.
+    if (cost !== undefined) {
+      known.costs.set(costKey, cost);
+      if (known.costs.size > REMEMBERED_COSTS) known.costs.delete(known.costs.keys().next().value!);
+    }
+  }
   if (cost === 'too many nodes') return queryTooComplex('nodes', MAX_QUERY_NODES);
   return cost !== undefined && cost > limits.maxCost ? queryTooComplex('cost', limits.maxCost, { cost }) : undefined;
 }

@@ -215,7 +215,7 @@ describe('introspection and schema details on a hub with the default limits', ()
 
 describe('the cost estimate', () => {
   const schema = buildSchema(`
-    type Query { items(first: Int, last: Int): ItemConnection!  tags: [String!]!  owners: [Owner!]! }
+    type Query { items(first: Int, last: Int): ItemConnection!  tags: [String!]!  owners: [Owner!]!  item(id: ID!): Item }
     type ItemConnection { edges: [ItemEdge!]!  pageInfo: PageInfo! }
     type ItemEdge { cursor: String!  node: Item! }
     type Item { id: ID!  children(first: Int): ItemConnection! }
@@ -251,6 +251,35 @@ describe('the cost estimate', () => {
   it('estimates an unpaged list of objects at 10 rows and a list of scalars as one field', () => {
     expect(costOf('{ owners { name } }')).toBe(11);
     expect(costOf('{ tags }')).toBe(1);
+  });
+
+  describe('remembered per document, decided again for every page size the variables ask for', () => {
+    // items(first: $n) costs 1 + n × 304 with the children included, 1 + n × 3 without them.
+    const doc = parse(
+      'query($n: Int = 1, $deep: Boolean!) { items(first: $n) { edges { node { id children(first: 100) @include(if: $deep) { edges { node { id } } } } } } }',
+    );
+    const verdict = (variables: Record<string, unknown>) => checkOperation(schema, doc, limits, variables)?.extensions?.cost ?? 'accepted';
+
+    it('a bigger page of the same document is refused after a small one was accepted, and the other way round', () => {
+      expect(verdict({ n: 1, deep: true })).toBe('accepted');
+      expect(verdict({ n: 10, deep: true })).toBe(3041);
+      expect(verdict({ n: 1, deep: true })).toBe('accepted');
+      expect(verdict({ n: 10, deep: false })).toBe('accepted');
+    });
+
+    it('an absent page size takes its default, an explicit null the connection’s default page of 20', () => {
+      expect(verdict({ deep: true })).toBe('accepted');
+      expect(verdict({ n: null, deep: true })).toBe(6081);
+      expect(verdict({ deep: true })).toBe('accepted');
+    });
+
+    it('a request whose variables do not fit leaves nothing behind for the next one with the same page size', () => {
+      const withId = parse(
+        'query($n: Int, $id: ID!) { item(id: $id) { id } items(first: $n) { edges { node { children(first: 100) { edges { node { id } } } } } } }',
+      );
+      expect(checkOperation(schema, withId, limits, { n: 10, id: { not: 'an id' } })).toBeUndefined(); // execution reports it
+      expect(checkOperation(schema, withId, limits, { n: 10, id: 'x' })?.extensions?.measure).toBe('cost');
+    });
   });
 
   it('does not charge for introspection', () => {
