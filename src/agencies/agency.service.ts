@@ -3,6 +3,7 @@ import { appendAudit } from '../audit/audit.service';
 import { AccountRole, AgencyKind, requireAdmin } from '../auth/actor';
 import { inRequestTransaction, type RequestContext } from '../auth/context';
 import { generateToken, hashToken } from '../auth/token';
+import { ACCOUNT_REVOKED_CHANNEL } from '../auth/token-cache';
 import { badInput, notFound } from '../shared/errors';
 import { isRegionCode } from '../shared/region-code';
 import { uuidOf } from '../shared/relay';
@@ -77,10 +78,11 @@ export async function listAgencies(db: DataSource, kind: AgencyKind | undefined,
 }
 
 /**
- * Revokes an account's token. HTTP refuses it from the commit on
- * (authenticate skips revoked accounts); the account's open WebSockets in
- * this process close at once, those in other processes at their next
- * re-check (HUB_WS_ACCOUNT_RECHECK). Revoking twice keeps the first time.
+ * Revokes an account's token. This process refuses it from the commit on and
+ * closes the account's open WebSockets; every other process does the same
+ * when the revocation's NOTIFY reaches it (milliseconds later), or at the
+ * latest at its next re-check (HUB_WS_ACCOUNT_RECHECK) and its token cache's
+ * bound (HUB_TOKEN_CACHE). Revoking twice keeps the first time.
  */
 export async function revokeAccessToken(ctx: RequestContext, accountId: string): Promise<Account> {
   requireAdmin(ctx.actor);
@@ -94,9 +96,15 @@ export async function revokeAccessToken(ctx: RequestContext, accountId: string):
       .execute();
     const account = await tx.getRepository(Account).findOneBy({ id: uuid });
     if (!account) throw notFound('Account');
-    if (revoked.affected) await appendAudit(tx, ctx, [{ action: 'account.revokeToken', subjectType: 'Account', subjectId: uuid }]);
+    if (revoked.affected) {
+      await appendAudit(tx, ctx, [{ action: 'account.revokeToken', subjectType: 'Account', subjectId: uuid }]);
+      // Delivered to every hub process at the commit: each forgets the token it may have cached and closes the
+      // account's WebSockets (token-cache.ts). Revocations are rare; the NOTIFY's commit-order lock costs nothing here.
+      await tx.query('SELECT pg_notify($1, $2)', [ACCOUNT_REVOKED_CHANNEL, uuid]);
+    }
     return account;
   });
+  ctx.settings.forgetAccount?.(uuid);
   ctx.settings.closeConnectionsOf?.(uuid);
   return account;
 }

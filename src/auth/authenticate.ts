@@ -2,6 +2,7 @@ import type { DataSource } from 'typeorm';
 import type { Actor } from './actor';
 import { AccountRole, AgencyKind } from './actor';
 import { hashToken, tokensEqual } from './token';
+import type { TokenCache } from './token-cache';
 import { unauthenticated } from '../shared/errors';
 
 /**
@@ -10,18 +11,28 @@ import { unauthenticated } from '../shared/errors';
  * UNAUTHENTICATED at once, so a client with a bad token learns it on its
  * first call.
  */
-export async function authenticate(db: DataSource, adminToken: string | undefined, token: string | undefined): Promise<Actor> {
+export async function authenticate(
+  db: DataSource,
+  adminToken: string | undefined,
+  token: string | undefined,
+  cache?: TokenCache,
+): Promise<Actor> {
   if (token === undefined) return { kind: 'anonymous' };
   if (adminToken !== undefined && tokensEqual(token, adminToken)) return { kind: 'admin' };
+  const hash = hashToken(token);
+  const key = hash.toString('base64');
+  const known = cache?.get(key);
+  if (known) return known;
+  const generation = cache?.begin() ?? 0;
   const rows: { account_id: string; role: AccountRole; agency_id: string; kind: AgencyKind; region_code: string }[] = await db.query(
     `SELECT a.id AS account_id, a.role, g.id AS agency_id, g.kind, g.region_code
          FROM account a JOIN agency g ON g.id = a.agency_id
         WHERE a.token_hash = $1 AND a.revoked_at IS NULL`,
-    [hashToken(token)],
+    [hash],
   );
   const row = rows[0];
   if (!row) throw unauthenticated('Unknown or revoked token.');
-  return {
+  const actor: Actor = {
     kind: 'account',
     accountId: row.account_id,
     role: row.role,
@@ -29,6 +40,8 @@ export async function authenticate(db: DataSource, adminToken: string | undefine
     agencyKind: row.kind,
     agencyRegionCode: row.region_code,
   };
+  cache?.keep(key, actor, generation);
+  return actor;
 }
 
 /** Of the given accounts, those whose token still authenticates (not revoked): one query for any number. */

@@ -10,6 +10,8 @@ export interface HubSettings {
   idNumberKey: Buffer;
   /** Ends an account's open WebSockets in this process once its token is revoked; plugged in by the server. */
   closeConnectionsOf?: (accountId: string) => void;
+  /** Forgets an account's token in this process's cache (token-cache.ts) once its revocation has committed. */
+  forgetAccount?: (accountId: string) => void;
 }
 
 /**

@@ -51,7 +51,10 @@ export function createDataSource(opts: DataSourceOptions): DataSource {
       // Every transaction is READ COMMITTED (inTransaction relies on it) whatever the server's default, set once per
       // connection: naming the level per transaction costs a round trip of its own (SET TRANSACTION after START).
       // UTC: timestamps arrive as ...+00, the form timestamps.ts reads fastest (no SQL of the hub depends on the zone).
-      options: '-c default_transaction_isolation=read\\ committed -c timezone=UTC',
+      // Generic plans for the prepared statements: every statement of the hub looks rows up by key, and with the
+      // default (auto) PostgreSQL re-planned the need-to-know check at every call for one person (a custom plan
+      // looks cheaper for a one-element array): 1 ms of planning for 0.14 ms of work (pg_stat_statements).
+      options: '-c default_transaction_isolation=read\\ committed -c timezone=UTC -c plan_cache_mode=force_generic_plan',
     },
     logging: false,
   });

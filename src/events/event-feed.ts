@@ -1,5 +1,6 @@
 import { Client, type Notification } from 'pg';
 import type { DataSource } from 'typeorm';
+import { ACCOUNT_REVOKED_CHANNEL } from '../auth/token-cache';
 import type { Logger } from '../shared/logger';
 import { newestSeq, readEvents, readFeedPage, settled, type FeedEvent } from './event-log';
 import { EventStream, type FeedSubscriber } from './event-stream';
@@ -34,6 +35,11 @@ export interface EventFeedOptions {
   pollMs: number;
   /** Per-subscription bound (HUB_SUBSCRIPTION_BUFFER). */
   bufferSize: number;
+  /**
+   * Revocations heard on the same connection (src/auth/token-cache.ts): `revoked` for each, `hearing` when the
+   * connection comes up (true) or is lost (false), since revocations sent meanwhile are missed.
+   */
+  accounts?: { revoked(accountId: string): void; hearing(hearing: boolean): void };
 }
 
 /** Stations whose occupancy may have changed; 'all' after the listener was away and may have missed some. */
@@ -165,6 +171,7 @@ export class EventFeed {
     this.stationWatchers.clear();
     const client = this.client;
     this.client = undefined;
+    this.opts.accounts?.hearing(false);
     await client?.end().catch(() => undefined);
     await this.pumping;
   }
@@ -229,12 +236,17 @@ export class EventFeed {
       if (msg.channel === EVENTS_CHANNEL) {
         if (msg.payload !== this.wakeUps.origin) this.wake();
       } else if (msg.channel === STATION_CHANNEL && msg.payload) this.stationsChanged(new Set([msg.payload]));
+      else if (msg.channel === ACCOUNT_REVOKED_CHANNEL && msg.payload) this.opts.accounts?.revoked(msg.payload);
     });
     client.on('error', (err) => this.lost(client, err));
     client.on('end', () => this.lost(client));
     try {
       await client.connect();
-      await client.query(`LISTEN ${client.escapeIdentifier(EVENTS_CHANNEL)}; LISTEN ${client.escapeIdentifier(STATION_CHANNEL)}`);
+      await client.query(
+        [EVENTS_CHANNEL, STATION_CHANNEL, ACCOUNT_REVOKED_CHANNEL]
+          .map((channel) => `LISTEN ${client.escapeIdentifier(channel)}`)
+          .join('; '),
+      );
     } catch (err) {
       client.removeAllListeners('end');
       client.on('error', () => undefined);
@@ -247,12 +259,14 @@ export class EventFeed {
     }
     this.client = client;
     this.reconnectDelay = RECONNECT_FIRST_MS;
+    this.opts.accounts?.hearing(true);
   }
 
   /** The listening connection is gone (PostgreSQL restarted, the backend was terminated, the network dropped). */
   private lost(client: Client, err?: Error): void {
     if (this.client !== client) return;
     this.client = undefined;
+    this.opts.accounts?.hearing(false);
     client.removeAllListeners('notification');
     client.on('error', () => undefined); // a late error on a dead client must not crash the process
     void client.end().catch(() => undefined);

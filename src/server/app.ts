@@ -16,6 +16,7 @@ import type { Actor } from '../auth/actor';
 import { authenticate } from '../auth/authenticate';
 import type { HubSettings, RequestContext } from '../auth/context';
 import { bearerToken } from '../auth/token';
+import { TokenCache } from '../auth/token-cache';
 import { createDataSource } from '../db/data-source';
 import { isDatabaseUnavailable } from '../db/unavailable';
 import { EventFeed } from '../events/event-feed';
@@ -70,6 +71,9 @@ export async function startHub(opts: HubOptions): Promise<Hub> {
     }
     const settings: HubSettings = { config, idNumberKey: opts.idNumberKey };
     const schema = await createSchema();
+    // Used only while the feed's connection hears revocations (token-cache.ts); `ws` closes sockets once it exists.
+    const tokens = new TokenCache(config.tokenCacheMs);
+    settings.forgetAccount = (accountId) => tokens.forget(accountId);
     // One LISTENing connection per process fans committed events out to this process's subscribers.
     feed = new EventFeed({
       db,
@@ -77,6 +81,13 @@ export async function startHub(opts: HubOptions): Promise<Hub> {
       logger,
       pollMs: config.eventPollMs,
       bufferSize: config.subscriptionBuffer,
+      accounts: {
+        revoked: (accountId) => {
+          tokens.forget(accountId);
+          settings.closeConnectionsOf?.(accountId);
+        },
+        hearing: (hearing) => tokens.setHearing(hearing),
+      },
     });
     await feed.start();
     const events = feed;
@@ -84,7 +95,7 @@ export async function startHub(opts: HubOptions): Promise<Hub> {
 
     /** `actor`: the authentication the rate limiter already started for this request, if any. */
     const makeContext = async (authorization: unknown, actor?: Promise<Actor>): Promise<RequestContext> => ({
-      actor: await (actor ?? authenticate(db, adminToken, bearerToken(authorization))),
+      actor: await (actor ?? authenticate(db, adminToken, bearerToken(authorization), tokens)),
       requestId: randomUUID(),
       db,
       settings,
@@ -183,7 +194,7 @@ export async function startHub(opts: HubOptions): Promise<Hub> {
     app.use(
       '/graphql',
       rateLimitMiddleware(limiter, async (req, res) => {
-        const actor = authenticate(db, adminToken, bearerToken(req.headers.authorization));
+        const actor = authenticate(db, adminToken, bearerToken(req.headers.authorization), tokens);
         res.locals.actor = actor; // one authentication per request: the context awaits the same promise
         return rateLimitKey(await actor.catch(() => undefined), req.ip);
       }),

@@ -35,6 +35,8 @@ export interface Config {
   rateLimitBurst: number;
   /** How often each process re-checks the accounts behind its open WebSockets for revocation. */
   wsAccountRecheckMs: number;
+  /** How long a process may reuse a token's lookup (src/auth/token-cache.ts); 0: look up every request. */
+  tokenCacheMs: number;
   /** Events one subscription may have waiting; a subscriber that falls further behind is disconnected (src/events). */
   subscriptionBuffer: number;
   /** Safety net: how often each process reads new events even without a NOTIFY wake-up. */
@@ -167,6 +169,11 @@ export function loadConfig(env: Env = process.env): Config {
     // Default: up to 100 requests at once (never more than a minute's worth), then the steady rate.
     rateLimitBurst: int(env, 'HUB_RATE_LIMIT_BURST', Math.min(100, rateLimitPerMinute), 1, 10_000_000),
     wsAccountRecheckMs: env.HUB_WS_ACCOUNT_RECHECK ? parseDuration('HUB_WS_ACCOUNT_RECHECK', env.HUB_WS_ACCOUNT_RECHECK) : 5_000,
+    tokenCacheMs: !env.HUB_TOKEN_CACHE
+      ? 30_000
+      : ['0', 'off'].includes(env.HUB_TOKEN_CACHE.trim())
+        ? 0
+        : parseDuration('HUB_TOKEN_CACHE', env.HUB_TOKEN_CACHE),
     subscriptionBuffer: int(env, 'HUB_SUBSCRIPTION_BUFFER', 1_000, 1, 1_000_000),
     eventPollMs: env.HUB_EVENT_POLL ? parseDuration('HUB_EVENT_POLL', env.HUB_EVENT_POLL) : 5_000,
     occupancyRefreshMs: env.HUB_OCCUPANCY_REFRESH ? parseDuration('HUB_OCCUPANCY_REFRESH', env.HUB_OCCUPANCY_REFRESH) : 60_000,

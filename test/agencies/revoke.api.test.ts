@@ -2,6 +2,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { Writable } from 'node:stream';
 import { createClient, type Client } from 'graphql-ws';
 import WebSocket from 'ws';
+import { LISTENER_APPLICATION_NAME } from '../../src/events/event-feed';
 import { startHub, type Hub } from '../../src/server/app';
 import { loadConfig } from '../../src/shared/config';
 import { createLogger } from '../../src/shared/logger';
@@ -182,6 +183,89 @@ describe('revokeAccessToken on open WebSockets', () => {
       expect(await within(3000, 'closed by the re-check', elsewhere.closed)).toBe(4403);
       expect(await viewerOver(bystander.client)).toEqual({ viewer: { isAdmin: false } });
     });
+  });
+});
+
+describe('tokens a process has seen (its token cache) and revocation', () => {
+  let other: Hub;
+  let otherUrl: string;
+  beforeAll(async () => {
+    const config = loadConfig({
+      PORT: '0',
+      HOST: '127.0.0.1',
+      LOG_LEVEL: 'silent',
+      HUB_EXPIRY_SWEEP: '1h',
+      HUB_WS_ACCOUNT_RECHECK: '1h',
+      HUB_TOKEN_CACHE: '1500ms',
+    });
+    other = await startHub({
+      config,
+      logger: createLogger('silent'),
+      databaseUrl: hub.database.url,
+      adminToken: hub.adminToken,
+      idNumberKey: randomBytes(32),
+    });
+    otherUrl = other.url;
+  });
+  afterAll(() => other.stop());
+
+  const viewerThere = async (token: string) => {
+    const res = await fetch(otherUrl, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+      body: JSON.stringify({ query: '{ viewer { account { id } } }' }),
+    });
+    const body = (await res.json()) as {
+      data?: { viewer: { account: { id: string } | null } };
+      errors?: { extensions?: { code?: string } }[];
+    };
+    return body.errors?.[0]?.extensions?.code ?? body.data!.viewer.account!.id;
+  };
+  /** The first moment `check` holds, in ms from now; fails past `ms`. */
+  const heldAfter = async (ms: number, check: () => Promise<boolean>) => {
+    const start = Date.now();
+    while (!(await check())) {
+      if (Date.now() - start > ms) throw new Error(`not within ${ms} ms`);
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    return Date.now() - start;
+  };
+  const revokeInSql = (accountId: string) =>
+    hub.hub.db.query(`UPDATE account SET revoked_at = now() WHERE id = $1`, [
+      Buffer.from(accountId, 'base64url').toString('utf8').split(':')[1],
+    ]);
+
+  it('another process that has just used a token refuses it as soon as the revocation commits (its NOTIFY), not after the cache bound', async () => {
+    const police = await anAgency(hub, 'POLICE_STATION', '蒸湘派出所', '430406');
+    const accountId = await accountIdOf(police.token);
+    expect(await viewerThere(police.token)).toBe(accountId); // now in the other process's cache
+    expect(await viewerThere(police.token)).toBe(accountId);
+
+    await hub.ok(RevokeAccessTokenDocument, { accountId }, hub.adminToken);
+    const ms = await heldAfter(1_400, async () => (await viewerThere(police.token)) === 'UNAUTHENTICATED');
+    expect(ms).toBeLessThan(500);
+    expect(await viewerThere(police.supervisorToken)).not.toBe('UNAUTHENTICATED');
+  });
+
+  it('a revocation no notification announced (written while nobody listened) stops the token within HUB_TOKEN_CACHE', async () => {
+    const home = await anAgency(hub, 'WELFARE_HOME', '珠晖区福利院', '430406');
+    const accountId = await accountIdOf(home.token);
+    expect(await viewerThere(home.token)).toBe(accountId);
+    await revokeInSql(accountId);
+    expect(await viewerThere(home.token)).toBe(accountId); // still cached: nothing told the process
+    await heldAfter(3_000, async () => (await viewerThere(home.token)) === 'UNAUTHENTICATED');
+  });
+
+  it('while its listening connection is down a process looks every token up, so a revocation it cannot hear still stops the token at once', async () => {
+    const office = await anAgency(hub, 'CIVIL_AFFAIRS_OFFICE', '雁峰区民政局', '430406');
+    const accountId = await accountIdOf(office.token);
+    expect(await viewerThere(office.token)).toBe(accountId);
+    // Every process's listening connection is cut (both hubs here): revocations sent now would not be heard.
+    await hub.hub.db.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1`, [
+      LISTENER_APPLICATION_NAME,
+    ]);
+    await revokeInSql(accountId);
+    expect(await viewerThere(office.token)).toBe('UNAUTHENTICATED');
   });
 });
 
