@@ -1,4 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto';
+import cluster from 'node:cluster';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Pool } from 'pg';
@@ -147,8 +148,28 @@ if (require.main === module) {
     console.error('DATABASE_URL is required');
     process.exit(2);
   }
-  void startLimitServer(url, Number(process.env.PORT ?? '0'), Number(process.env.HUB_DB_POOL_SIZE ?? '10')).then((server) => {
-    console.log(`listening ${(server.address() as AddressInfo).port}`);
-    process.on('SIGTERM', () => server.close(() => process.exit(0)));
-  });
+  // HUB_WORKERS > 1: as many processes as the hub runs (bench/processes.ts), sharing the port the same way
+  // (node:cluster), so that the limit is what Node and PostgreSQL can do with the same number of processes.
+  const workers = Number(process.env.HUB_WORKERS ?? '1');
+  if (workers > 1 && cluster.isPrimary) {
+    let reported = false;
+    for (let i = 0; i < workers; i++) {
+      cluster.fork().on('message', (port: number) => {
+        if (!reported) console.log(`listening ${port}`);
+        reported = true;
+      });
+    }
+    process.on('SIGTERM', () => {
+      for (const w of Object.values(cluster.workers ?? {})) w?.process.kill('SIGTERM');
+      cluster.on('exit', () => Object.keys(cluster.workers ?? {}).length === 0 && process.exit(0));
+    });
+  } else {
+    void startLimitServer(url, Number(process.env.PORT ?? '0'), Number(process.env.HUB_DB_POOL_SIZE ?? '10')).then((server) => {
+      const port = (server.address() as AddressInfo).port;
+      if (cluster.isWorker) process.send!(port);
+      else console.log(`listening ${port}`);
+      process.on('SIGTERM', () => server.close(() => process.exit(0)));
+      if (cluster.isWorker) process.on('disconnect', () => process.exit(0));
+    });
+  }
 }

@@ -25,28 +25,55 @@ export interface HttpRequest {
   headers: Record<string, string>;
 }
 
-/** VmRSS of a process in MB (Linux), or null when it cannot be read. */
-export function rssMb(pid: number | undefined): number | null {
-  if (!pid) return null;
-  try {
-    const m = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return m ? Number(m[1]) / 1024 : null;
-  } catch {
-    return null;
+/** A process and all its descendants (Linux): a server with HUB_WORKERS > 1 is its primary and the workers. */
+export function processTree(pid: number): number[] {
+  const children = new Map<number, number[]>();
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      children.set(ppid, [...(children.get(ppid) ?? []), Number(entry)]);
+    } catch {
+      // gone meanwhile
+    }
   }
+  const all = [pid];
+  for (let i = 0; i < all.length; i++) all.push(...(children.get(all[i]) ?? []));
+  return all;
 }
 
-/** CPU time a process has used so far (user + system), ms (Linux: /proc/<pid>/stat, in 10 ms ticks). */
+/** VmRSS of a process and its descendants in MB (Linux), or null when it cannot be read. */
+export function rssMb(pid: number | undefined): number | null {
+  if (!pid) return null;
+  let kb = 0;
+  for (const p of processTree(pid)) {
+    try {
+      const m = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${p}/status`, 'utf8'));
+      if (m) kb += Number(m[1]);
+      else if (p === pid) return null;
+    } catch {
+      if (p === pid) return null;
+    }
+  }
+  return kb / 1024;
+}
+
+/** CPU time a process and its descendants have used so far (user + system), ms (Linux: /proc/<pid>/stat, in 10 ms ticks). */
 export function cpuMs(pid: number | undefined): number | null {
   if (!pid) return null;
-  try {
-    // The command name (field 2) may hold spaces: count fields after its closing parenthesis.
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) * 10; // utime, stime (fields 14 and 15), CLK_TCK 100
-  } catch {
-    return null;
+  let ms = 0;
+  for (const p of processTree(pid)) {
+    try {
+      // The command name (field 2) may hold spaces: count fields after its closing parenthesis.
+      const stat = fs.readFileSync(`/proc/${p}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      ms += (Number(fields[11]) + Number(fields[12])) * 10; // utime, stime (fields 14 and 15), CLK_TCK 100
+    } catch {
+      if (p === pid) return null;
+    }
   }
+  return ms;
 }
 
 /** Samples a process's RSS every 200 ms until stopped; returns the peak. */

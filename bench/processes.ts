@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import os from 'node:os';
 import path from 'node:path';
 
 export interface Server {
@@ -53,6 +54,16 @@ function stopper(child: ChildProcess): () => Promise<void> {
 export const HUB_NODE_FLAGS = ['--max-semi-space-size=64'];
 
 /**
+ * Processes the hub runs as (HUB_WORKERS, src/server/workers.ts), and the limit server too, so that both use
+ * the machine alike: BENCH_WORKERS, else one per CPU. Their CPU time and memory are counted over all processes.
+ */
+export function benchWorkers(): number {
+  const n = Number(process.env.BENCH_WORKERS ?? os.availableParallelism());
+  if (!Number.isInteger(n) || n < 1) throw new Error(`BENCH_WORKERS must be a whole number ≥ 1, got ${process.env.BENCH_WORKERS}`);
+  return n;
+}
+
+/**
  * The hub as it runs in production: `node dist/src/server/main.js` (built by
  * `npm run bench`), its own process and event loop, never the load
  * generator's. `nodeArgs` e.g. --cpu-prof.
@@ -60,7 +71,7 @@ export const HUB_NODE_FLAGS = ['--max-semi-space-size=64'];
 export async function spawnHub(env: Record<string, string>, nodeArgs: string[] = []): Promise<Server> {
   const child = spawn(process.execPath, [...HUB_NODE_FLAGS, ...nodeArgs, path.join(ROOT, 'dist', 'src', 'server', 'main.js')], {
     cwd: ROOT,
-    env: { ...process.env, ...env, PORT: '0', HOST: '127.0.0.1' },
+    env: { ...process.env, HUB_WORKERS: String(benchWorkers()), ...env, PORT: '0', HOST: '127.0.0.1' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const m = await waitForLine(child, /serving (http:\/\/\S+\/graphql)/, 'the hub');
@@ -74,7 +85,7 @@ export async function spawnHub(env: Record<string, string>, nodeArgs: string[] =
 export async function spawnLimitServer(databaseUrl: string, poolSize: number): Promise<Server> {
   const child = spawn(process.execPath, ['-r', 'ts-node/register/transpile-only', path.join(ROOT, 'bench', 'limit-server.ts')], {
     cwd: ROOT,
-    env: { ...process.env, DATABASE_URL: databaseUrl, PORT: '0', HUB_DB_POOL_SIZE: String(poolSize) },
+    env: { ...process.env, DATABASE_URL: databaseUrl, PORT: '0', HUB_DB_POOL_SIZE: String(poolSize), HUB_WORKERS: String(benchWorkers()) },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const m = await waitForLine(child, /listening (\d+)/, 'the limit server');

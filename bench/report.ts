@@ -27,7 +27,7 @@ export interface HttpWorkload {
 export interface Results {
   date: string;
   machine: Machine;
-  settings: { scale: number; durationSeconds: number; warmupSeconds: number; connections: number[]; subscribers: number };
+  settings: { scale: number; durationSeconds: number; warmupSeconds: number; connections: number[]; subscribers: number; workers?: number };
   database: string;
   generation: { seconds: Record<string, number>; counts: Record<string, number> };
   sqlCounts: SqlCount[];
@@ -61,7 +61,9 @@ export function markdown(r: Results): string {
       .join(', ')}; generated in ${f1(r.generation.seconds.total)} s.`,
   );
   out.push(
-    `Each run ${r.settings.durationSeconds} s after a ${f1(r.settings.warmupSeconds)} s warm-up; RSS is the server process's peak during the run; ` +
+    `Each run ${r.settings.durationSeconds} s after a ${f1(r.settings.warmupSeconds)} s warm-up; ` +
+      `the hub and the limit server each run as ${r.settings.workers ?? 1} process${(r.settings.workers ?? 1) > 1 ? 'es' : ''} (HUB_WORKERS); ` +
+      `RSS is the server's peak during the run and CPU its time, over all its processes; ` +
       `the limit server answers the same requests with one SQL statement each (bench/limit-server.ts).`,
   );
   out.push('');

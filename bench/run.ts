@@ -8,7 +8,7 @@ import { migrate, startBenchDatabase, type BenchDatabase } from './database';
 import { agencyOffsets, benchId, benchToken, checkLedger, generate, ID_SPACE } from './generate';
 import { checkHandoffs, runHandoff, type HandoffMeasurement, type HandoffPerson } from './handoff';
 import { cannon, type HttpRequest, type Measurement } from './load';
-import { spawnHub, spawnLimitServer, type Server } from './processes';
+import { benchWorkers, spawnHub, spawnLimitServer, type Server } from './processes';
 import { summarizeProfile } from './profile';
 import { markdown, type HttpWorkload, type Machine, type Results } from './report';
 import { countStatements } from './sql-count';
@@ -24,6 +24,7 @@ import { runSubscriptions } from './subscriptions';
  * BENCH_HUB_PROFILE=<dir> (every hub process the bench spawns writes a CPU
  * profile there when it stops: one for the HTTP workloads and hand-offs, one
  * for the subscriptions),
+ * BENCH_WORKERS (processes of the hub and of the limit server; default one per CPU),
  * BENCH_ONLY (comma-separated subset of sql, dashboard, person, handoff,
  * subscriptions, report: for working on one workload; such runs are written
  * as <date>-partial.*).
@@ -379,7 +380,14 @@ async function main(): Promise<void> {
     const results: Results = {
       date: started.toISOString(),
       machine: mach,
-      settings: { scale, durationSeconds: seconds, warmupSeconds: warmup, connections, subscribers: subscriberCount },
+      settings: {
+        scale,
+        durationSeconds: seconds,
+        warmupSeconds: warmup,
+        connections,
+        subscribers: subscriberCount,
+        workers: benchWorkers(),
+      },
       database: db.description,
       generation: { seconds: gen.timings, counts: gen.counts },
       sqlCounts,
@@ -393,7 +401,8 @@ async function main(): Promise<void> {
     if (process.env.BENCH_CPU_PROFILE === '1') {
       await hub.stop();
       const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hub-bench-prof-'));
-      const profiled = await spawnHub(hubEnv, ['--cpu-prof', `--cpu-prof-dir=${dir}`]);
+      // One process, so that the one profile holds all the dashboard's work.
+      const profiled = await spawnHub({ ...hubEnv, HUB_WORKERS: '1' }, ['--cpu-prof', `--cpu-prof-dir=${dir}`]);
       running.push(profiled);
       await cannon(profiled.url, [dashboard(50)], connections[0], warmup, profiled.pid);
       const loadStart = performance.now();

@@ -10,6 +10,14 @@ import { Client } from 'pg';
  */
 export const MAX_PREPARED_PER_CONNECTION = 200;
 
+/**
+ * Put first in a statement whose best plan depends on its parameters' values, so that PostgreSQL plans it at
+ * each call instead of once per connection (the hub's connections use generic plans for prepared statements,
+ * data-source.ts): e.g. optional filters written `($1 IS NULL OR ...)`, which the planner folds away only when it
+ * sees the value, so that a search by ID number stays an index lookup instead of a scan of every person.
+ */
+export const PLAN_EACH_CALL = '/* plan each call */ ';
+
 const names = new Map<string, string>();
 
 /** A stable name for a statement text: the same on every connection and in every process. */
@@ -44,7 +52,7 @@ export class PreparingClient extends Client {
 
 // Assigned to the prototype rather than declared as a method, so that the class keeps pg's typed overloads of query.
 PreparingClient.prototype.query = function (this: PreparingClient, config: unknown, values?: unknown, callback?: unknown) {
-  if (typeof config === 'string' && Array.isArray(values) && values.length > 0) {
+  if (typeof config === 'string' && Array.isArray(values) && values.length > 0 && !config.startsWith(PLAN_EACH_CALL)) {
     const name = nameOf(config);
     if (this.preparedHere.has(name) || this.preparedHere.size < MAX_PREPARED_PER_CONNECTION) {
       this.preparedHere.add(name);

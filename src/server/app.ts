@@ -57,6 +57,18 @@ const DATABASE_UNAVAILABLE = 'The hub cannot reach its database; try again short
 /** /healthz answers 503 when the database has not answered `SELECT 1` within this. */
 const HEALTHZ_TIMEOUT_MS = 3_000;
 
+/** The migrations startHub would apply, on their own: a HUB_WORKERS primary applies them once before its workers start. */
+export async function applyMigrations(databaseUrl: string, logger: Logger): Promise<void> {
+  const db = createDataSource({ url: databaseUrl, entities: ENTITIES, poolSize: 1, applicationName: 'rescue-referral-hub-migrate' });
+  await db.initialize();
+  try {
+    const applied = await db.runMigrations({ transaction: 'each' });
+    for (const m of applied) logger.info({ migration: m.name }, 'migration applied');
+  } finally {
+    await db.destroy();
+  }
+}
+
 export async function startHub(opts: HubOptions): Promise<Hub> {
   const { config, logger } = opts;
   const db = createDataSource({ url: opts.databaseUrl, entities: ENTITIES, poolSize: config.poolSize });

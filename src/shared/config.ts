@@ -37,6 +37,8 @@ export interface Config {
   wsAccountRecheckMs: number;
   /** How long a process may reuse a token's lookup (src/auth/token-cache.ts); 0: look up every request. */
   tokenCacheMs: number;
+  /** Hub processes sharing the port (src/server/workers.ts); 1: this process serves alone. */
+  workers: number;
   /** Events one subscription may have waiting; a subscriber that falls further behind is disconnected (src/events). */
   subscriptionBuffer: number;
   /** Safety net: how often each process reads new events even without a NOTIFY wake-up. */
@@ -174,6 +176,7 @@ export function loadConfig(env: Env = process.env): Config {
       : ['0', 'off'].includes(env.HUB_TOKEN_CACHE.trim())
         ? 0
         : parseDuration('HUB_TOKEN_CACHE', env.HUB_TOKEN_CACHE),
+    workers: int(env, 'HUB_WORKERS', 1, 1, 64),
     subscriptionBuffer: int(env, 'HUB_SUBSCRIPTION_BUFFER', 1_000, 1, 1_000_000),
     eventPollMs: env.HUB_EVENT_POLL ? parseDuration('HUB_EVENT_POLL', env.HUB_EVENT_POLL) : 5_000,
     occupancyRefreshMs: env.HUB_OCCUPANCY_REFRESH ? parseDuration('HUB_OCCUPANCY_REFRESH', env.HUB_OCCUPANCY_REFRESH) : 60_000,

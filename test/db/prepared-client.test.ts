@@ -1,5 +1,5 @@
 import { createDataSource } from '../../src/db/data-source';
-import { MAX_PREPARED_PER_CONNECTION, PreparingClient } from '../../src/db/prepared-client';
+import { MAX_PREPARED_PER_CONNECTION, PLAN_EACH_CALL, PreparingClient } from '../../src/db/prepared-client';
 import { createTestDatabase, type TestDatabase } from '../support/database';
 
 jest.setTimeout(60_000);
@@ -39,6 +39,11 @@ describe('every parameterised statement is prepared once per connection (issue 7
   it('leaves statements without parameters unprepared: such a text may hold several statements', async () => {
     await client.query('SELECT 1; SELECT 2');
     await client.query('SELECT 3', []);
+    expect(await preparedTexts()).toEqual([]);
+  });
+
+  it('leaves a statement marked PLAN_EACH_CALL unprepared, so that it is planned with its values', async () => {
+    expect((await client.query<{ n: number }>(`${PLAN_EACH_CALL}SELECT $1::int AS n`, [5])).rows[0].n).toBe(5);
     expect(await preparedTexts()).toEqual([]);
   });
 
