@@ -1,5 +1,4 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import os from 'node:os';
 import path from 'node:path';
 
 export interface Server {
@@ -55,10 +54,12 @@ export const HUB_NODE_FLAGS = ['--max-semi-space-size=64'];
 
 /**
  * Processes the hub runs as (HUB_WORKERS, src/server/workers.ts), and the limit server too, so that both use
- * the machine alike: BENCH_WORKERS, else one per CPU. Their CPU time and memory are counted over all processes.
+ * the machine alike: BENCH_WORKERS, else 1 as `npm start` (on this 2-core machine, where PostgreSQL needs the
+ * same cores, a second process helped the dashboard and hurt the hand-off: README). CPU time and memory are
+ * counted over all processes.
  */
 export function benchWorkers(): number {
-  const n = Number(process.env.BENCH_WORKERS ?? os.availableParallelism());
+  const n = Number(process.env.BENCH_WORKERS ?? 1);
   if (!Number.isInteger(n) || n < 1) throw new Error(`BENCH_WORKERS must be a whole number ≥ 1, got ${process.env.BENCH_WORKERS}`);
   return n;
 }

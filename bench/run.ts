@@ -24,7 +24,7 @@ import { runSubscriptions } from './subscriptions';
  * BENCH_HUB_PROFILE=<dir> (every hub process the bench spawns writes a CPU
  * profile there when it stops: one for the HTTP workloads and hand-offs, one
  * for the subscriptions),
- * BENCH_WORKERS (processes of the hub and of the limit server; default one per CPU),
+ * BENCH_WORKERS (processes of the hub and of the limit server; default 1),
  * BENCH_ONLY (comma-separated subset of sql, dashboard, person, handoff,
  * subscriptions, report: for working on one workload; such runs are written
  * as <date>-partial.*).
