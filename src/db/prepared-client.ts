@@ -50,22 +50,21 @@ export class PreparingClient extends Client {
   readonly preparedHere = new Set<string>();
 }
 
+type UntypedQuery = (this: Client, config: unknown, values?: unknown, callback?: unknown) => unknown;
+
+/** pg's own query, looked up at each call (a statement counter may wrap it later); untyped: the overloads cannot be re-dispatched by type. */
+function pgQuery(client: Client, config: unknown, values?: unknown, callback?: unknown): unknown {
+  return (Client.prototype.query as UntypedQuery).call(client, config, values, callback);
+}
+
 // Assigned to the prototype rather than declared as a method, so that the class keeps pg's typed overloads of query.
 PreparingClient.prototype.query = function (this: PreparingClient, config: unknown, values?: unknown, callback?: unknown) {
   if (typeof config === 'string' && Array.isArray(values) && values.length > 0 && !config.startsWith(PLAN_EACH_CALL)) {
     const name = nameOf(config);
     if (this.preparedHere.has(name) || this.preparedHere.size < MAX_PREPARED_PER_CONNECTION) {
       this.preparedHere.add(name);
-      return pgQuery.call(this, { name, text: config, values }, callback);
+      return pgQuery(this, { name, text: config, values }, callback);
     }
   }
-  return pgQuery.call(this, config, values, callback);
+  return pgQuery(this, config, values, callback);
 } as Client['query'];
-
-type UntypedQuery = (this: Client, config: unknown, values?: unknown, callback?: unknown) => unknown;
-// pg's own query, looked up at each call (a statement counter may wrap it later); untyped, as the overloads cannot be
-// re-dispatched by type.
-const pgQuery = {
-  call: (client: Client, config: unknown, values?: unknown, callback?: unknown) =>
-    (Client.prototype.query as UntypedQuery).call(client, config, values, callback),
-};

@@ -18,6 +18,16 @@ beforeAll(async () => {
 });
 afterAll(() => hub.stop());
 
+/** Another hub process on the same database, as a second server of one deployment would be. */
+const secondHub = (env: Record<string, string>) =>
+  startHub({
+    config: loadConfig({ PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'silent', HUB_EXPIRY_SWEEP: '1h', ...env }),
+    logger: createLogger('silent'),
+    databaseUrl: hub.database.url,
+    adminToken: hub.adminToken,
+    idNumberKey: randomBytes(32),
+  });
+
 const accountIdOf = async (token: string) => (await hub.ok(ViewerDocument, {}, token)).viewer.account!.id;
 
 /** Fails with a clear message instead of the test's timeout. */
@@ -155,20 +165,7 @@ describe('revokeAccessToken on open WebSockets', () => {
   describe('with a second hub process on the same database', () => {
     let other: Hub;
     beforeAll(async () => {
-      const config = loadConfig({
-        PORT: '0',
-        HOST: '127.0.0.1',
-        LOG_LEVEL: 'silent',
-        HUB_EXPIRY_SWEEP: '1h',
-        HUB_WS_ACCOUNT_RECHECK: '200ms',
-      });
-      other = await startHub({
-        config,
-        logger: createLogger('silent'),
-        databaseUrl: hub.database.url,
-        adminToken: hub.adminToken,
-        idNumberKey: randomBytes(32),
-      });
+      other = await secondHub({ HUB_WS_ACCOUNT_RECHECK: '200ms' });
     });
     afterAll(() => other.stop());
 
@@ -190,21 +187,7 @@ describe('tokens a process has seen (its token cache) and revocation', () => {
   let other: Hub;
   let otherUrl: string;
   beforeAll(async () => {
-    const config = loadConfig({
-      PORT: '0',
-      HOST: '127.0.0.1',
-      LOG_LEVEL: 'silent',
-      HUB_EXPIRY_SWEEP: '1h',
-      HUB_WS_ACCOUNT_RECHECK: '1h',
-      HUB_TOKEN_CACHE: '1500ms',
-    });
-    other = await startHub({
-      config,
-      logger: createLogger('silent'),
-      databaseUrl: hub.database.url,
-      adminToken: hub.adminToken,
-      idNumberKey: randomBytes(32),
-    });
+    other = await secondHub({ HUB_WS_ACCOUNT_RECHECK: '1h', HUB_TOKEN_CACHE: '1500ms' });
     otherUrl = other.url;
   });
   afterAll(() => other.stop());

@@ -1,7 +1,6 @@
 import { randomBytes, randomInt } from 'node:crypto';
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
@@ -21,6 +20,7 @@ import {
   TtRequestReferralDocument,
 } from '../generated/graphql';
 import { theSeedAgencies } from '../support/builders';
+import { freePort } from '../support/hub-process';
 import { checkInvariants } from '../support/invariants';
 import { isContractAnswer, post, remoteHub, runClients, seedWorld, type Outcome, type Reply } from './torture-actions';
 
@@ -42,17 +42,6 @@ const SEED = process.env.TORTURE_SEED ? Number(process.env.TORTURE_SEED) : rando
 const PROMPT_MS = 6_000;
 
 jest.setTimeout(90_000 + DOWN_SECONDS * 1000);
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 let dataDir: string | undefined;
 let pg: EmbeddedDatabase | undefined;
