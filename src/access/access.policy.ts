@@ -1,11 +1,7 @@
 import DataLoader from 'dataloader';
 import { AgencyKind } from '../auth/actor';
 import { perRequest, type AccessPolicy, type RequestContext } from '../auth/context';
-import { CustodyRecord } from '../custody/custody-record.entity';
-import { custodyLoaders } from '../custody/custody.resolver';
-import { rowShape } from '../db/rows';
-import { Person } from '../persons/person.entity';
-import { personLoaders } from '../persons/person.loaders';
+import { withPersonAndOpenCustody } from '../custody/custody.resolver';
 
 /**
  * Need to know (DOMAIN.md §6), in one place. An agency is party to a person
@@ -43,8 +39,7 @@ const rights = perRequest(Symbol('access'), (ctx: RequestContext) => {
     }
     // The same statement brings the person's row and open custody record, primed into their loaders:
     // checking who may see a page of persons and reading them is one round trip, not three.
-    const person = rowShape(ctx.db, Person);
-    const custody = rowShape(ctx.db, CustodyRecord);
+    const read = withPersonAndOpenCustody(ctx, 'p.id');
     const rows: ({ id: string; visible: boolean; holds_case: boolean; origin_return: boolean; hospital: boolean } & Record<
       string,
       unknown
@@ -54,18 +49,11 @@ const rights = perRequest(Symbol('access'), (ctx: RequestContext) => {
                 EXISTS (SELECT 1 FROM rescue_case c WHERE c.person_id = p.id AND c.station_id = $2) AS holds_case,
                 EXISTS (SELECT 1 FROM referral r WHERE r.person_id = p.id AND r.kind = 'RETURN_TO_ORIGIN' AND r.to_agency_id = $2) AS origin_return,
                 EXISTS (SELECT 1 FROM referral r WHERE r.person_id = p.id AND r.kind = 'PSYCHIATRIC_EVALUATION' AND r.to_agency_id = $2) AS hospital,
-                ${person.select('pp', 'p_')}, ${custody.select('k', 'k_')}
-           FROM unnest($1::uuid[]) AS p(id)
-           LEFT JOIN person pp ON pp.id = p.id
-           LEFT JOIN custody_record k ON k.person_id = p.id AND k.to_at IS NULL`,
+                ${read.select}
+           FROM unnest($1::uuid[]) AS p(id) ${read.joins}`,
       [ids, actor.agencyId],
     );
-    const persons = personLoaders(ctx).person;
-    const openCustody = custodyLoaders(ctx).openByPerson;
-    for (const row of rows) {
-      persons.prime(row.id, person.map(row, 'p_'));
-      openCustody.prime(row.id, custody.map(row, 'k_'));
-    }
+    for (const row of rows) read.prime(row, row.id);
     const byId = new Map(rows.map((r) => [r.id, r]));
     return ids.map((id) => {
       const r = byId.get(id);

@@ -4,11 +4,7 @@ import type { RequestContext } from '../auth/context';
 import { pageSize, uuidOf } from '../shared/relay';
 import { connectionTypes } from '../shared/page-info';
 import { keysetPage, SqlFilter } from '../db/keyset';
-import { rowShape } from '../db/rows';
-import { CustodyRecord } from '../custody/custody-record.entity';
-import { custodyLoaders } from '../custody/custody.resolver';
-import { Person } from '../persons/person.entity';
-import { personLoaders } from '../persons/person.loaders';
+import { withPersonAndOpenCustody } from '../custody/custody.resolver';
 import { caseLoaders } from './case.loaders';
 import type { CaseFilter } from './case.input';
 import { RescueCase } from './rescue-case.entity';
@@ -62,16 +58,12 @@ export async function listCases(
  * may see of them is known from the case itself (access.policy.ts).
  */
 function personsOfOwnCases(ctx: RequestContext) {
-  const person = rowShape(ctx.db, Person);
-  const custody = rowShape(ctx.db, CustodyRecord);
-  const persons = personLoaders(ctx).person;
-  const openCustody = custodyLoaders(ctx).openByPerson;
+  const read = withPersonAndOpenCustody(ctx, 'c.person_id');
   return {
-    select: `${person.select('pp', 'p_')}, ${custody.select('kk', 'k_')}`,
-    joins: 'LEFT JOIN person pp ON pp.id = c.person_id LEFT JOIN custody_record kk ON kk.person_id = c.person_id AND kk.to_at IS NULL',
+    select: read.select,
+    joins: read.joins,
     onRow(row: Record<string, unknown>, c: RescueCase) {
-      persons.prime(c.personId, person.map(row, 'p_'));
-      openCustody.prime(c.personId, custody.map(row, 'k_'));
+      read.prime(row, c.personId);
       ctx.access.stationCase(ctx, c.personId, c.stationId);
     },
   };

@@ -5,6 +5,7 @@ import { agencyLoaders } from '../agencies/agency.loaders';
 import { perRequest, type RequestContext } from '../auth/context';
 import { rowShape, rowsGroupedBy } from '../db/rows';
 import { Person } from '../persons/person.entity';
+import { personLoaders } from '../persons/person.loaders';
 import { isRedacted } from '../persons/person.resolver';
 import { CustodyRecord } from './custody-record.entity';
 
@@ -23,6 +24,26 @@ export const custodyLoaders = perRequest(Symbol('custody'), (ctx: RequestContext
     return personIds.map((id) => map.get(id) ?? null);
   }),
 }));
+
+/**
+ * Reads a person's row and open custody record along with another statement's rows (its SELECT list and LEFT
+ * JOINs on `personId`, an SQL expression), and primes both loaders from each row: whoever lists persons
+ * (need to know, a station's page of cases) brings what their fields will ask for in the same round trip.
+ */
+export function withPersonAndOpenCustody(ctx: RequestContext, personId: string) {
+  const person = rowShape(ctx.db, Person);
+  const custody = rowShape(ctx.db, CustodyRecord);
+  const persons = personLoaders(ctx).person;
+  const openCustody = custodyLoaders(ctx).openByPerson;
+  return {
+    select: `${person.select('pp', 'p_')}, ${custody.select('kk', 'k_')}`,
+    joins: `LEFT JOIN person pp ON pp.id = ${personId} LEFT JOIN custody_record kk ON kk.person_id = ${personId} AND kk.to_at IS NULL`,
+    prime(row: Record<string, unknown>, id: string) {
+      persons.prime(id, person.map(row, 'p_'));
+      openCustody.prime(id, custody.map(row, 'k_'));
+    },
+  };
+}
 
 @Resolver(() => Person)
 export class PersonCustodyResolver {

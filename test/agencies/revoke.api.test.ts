@@ -244,9 +244,10 @@ describe('tokens a process has seen (its token cache) and revocation', () => {
     const accountId = await accountIdOf(office.token);
     expect(await viewerThere(office.token)).toBe(accountId);
     // Every process's listening connection is cut (both hubs here): revocations sent now would not be heard.
-    await hub.hub.db.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1`, [
-      LISTENER_APPLICATION_NAME,
-    ]);
+    await hub.hub.db.query(
+      `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1 AND datname = current_database()`,
+      [LISTENER_APPLICATION_NAME],
+    );
     await revokeInSql(accountId);
     expect(await viewerThere(office.token)).toBe('UNAUTHENTICATED');
   });

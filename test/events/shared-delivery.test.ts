@@ -32,6 +32,17 @@ afterAll(async () => {
 const feed = () => eventFeedOf(hub.hub.db);
 const uuid = (globalId: string) => Buffer.from(globalId, 'base64url').toString('utf8').split(':')[1];
 
+/** A person who came to the station with an identity card: the station may see the number whole, the hospital not. */
+async function aPersonWithAnIdNumber(birthYear: number, birthDate: string) {
+  const whole = idNumber('430406', birthDate);
+  const { openCase } = await hub.ok(
+    EvOpenCaseDocument,
+    { input: { intakeChannel: 'SELF_PRESENTED', person: { gender: 'MALE', birthYear, idNumber: whole, description: '持证来站者' } } },
+    a.station.token,
+  );
+  return { whole, openCase };
+}
+
 /** `n` subscribers with one token and one document, resolved once the hub has registered them all. */
 async function followers<R>(n: number, start: () => Live<R>): Promise<Live<R>[]> {
   const before = feed().subscriberCount;
@@ -89,14 +100,7 @@ describe('many subscribers on one process', () => {
   });
 
   it('gives each viewer of one event only the fields it may read: the station the whole ID number, the hospital a masked one', async () => {
-    const whole = idNumber('430406', '19800101');
-    const { openCase } = await hub.ok(
-      EvOpenCaseDocument,
-      {
-        input: { intakeChannel: 'SELF_PRESENTED', person: { gender: 'MALE', birthYear: 1980, idNumber: whole, description: '持证来站者' } },
-      },
-      a.station.token,
-    );
+    const { whole, openCase } = await aPersonWithAnIdNumber(1980, '19800101');
     // Hospital first, so that a result shared across viewers would be the masked one seen by the station too, and vice versa.
     const hospital = await withIdentity(a.hospital.token, 2);
     const station = await withIdentity(a.station.token, 2);
@@ -114,14 +118,7 @@ describe('many subscribers on one process', () => {
   });
 
   it("audits the whole ID number's reveal once per receiving subscriber, under its own request, though executed once", async () => {
-    const whole = idNumber('430406', '19810202');
-    const { openCase } = await hub.ok(
-      EvOpenCaseDocument,
-      {
-        input: { intakeChannel: 'SELF_PRESENTED', person: { gender: 'MALE', birthYear: 1981, idNumber: whole, description: '持证来站者' } },
-      },
-      a.station.token,
-    );
+    const { openCase } = await aPersonWithAnIdNumber(1981, '19810202');
     const station = await withIdentity(a.station.token, 3);
     const referralId = await anEvaluationRequest(hub, a, openCase.person.id);
     for (const l of station) expect((await l.count(1))[0].referralEvents.referral.id).toBe(referralId);

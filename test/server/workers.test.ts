@@ -41,7 +41,11 @@ function childrenOf(pid: number): number[] {
 
 const listeners = async () =>
   Number(
-    (await sql.query(`SELECT count(*) AS n FROM pg_stat_activity WHERE application_name = $1`, [LISTENER_APPLICATION_NAME])).rows[0].n,
+    (
+      await sql.query(`SELECT count(*) AS n FROM pg_stat_activity WHERE application_name = $1 AND datname = current_database()`, [
+        LISTENER_APPLICATION_NAME,
+      ])
+    ).rows[0].n,
   );
 
 async function graphql(query: string, token = adminToken) {
@@ -90,7 +94,12 @@ describe('HUB_WORKERS=2', () => {
       20_000,
     );
     expect(childrenOf(hub.child.pid!)).toHaveLength(2);
-    await eventually('both workers listen for events and revocations', async () => (await listeners()) === 2, 10_000);
+    let seen = -1;
+    await eventually('both workers listen for events and revocations', async () => (seen = await listeners()) === 2, 20_000).catch(
+      (err: Error) => {
+        throw new Error(`${err.message} (listening connections: ${seen}; hub output: ${hub.output.join('')})`);
+      },
+    );
     for (let i = 0; i < 6; i++) {
       const res = await graphql('{ viewer { isAdmin } }');
       expect(res).toEqual({ data: { viewer: { isAdmin: true } } });
