@@ -9,13 +9,21 @@ import { Agency } from './agency.entity';
  */
 const cache = new WeakMap<DataSource, Map<string, Agency>>();
 
-export async function agenciesById(db: DataSource, ids: readonly string[]): Promise<(Agency | null)[]> {
+/**
+ * `via`: where a miss is read, e.g. the caller's transaction (inside one, a second pool connection taken while
+ * holding its locks would let poolSize concurrent requests wait on each other).
+ */
+export async function agenciesById(
+  db: DataSource,
+  ids: readonly string[],
+  via: Pick<DataSource, 'query'> = db,
+): Promise<(Agency | null)[]> {
   let known = cache.get(db);
   if (!known) cache.set(db, (known = new Map()));
   const missing = [...new Set(ids.filter((id) => !known.has(id)))];
   if (missing.length > 0) {
     const shape = rowShape(db, Agency);
-    const rows: Record<string, unknown>[] = await db.query(`SELECT ${shape.select('a')} FROM agency a WHERE a.id = ANY($1::uuid[])`, [
+    const rows: Record<string, unknown>[] = await via.query(`SELECT ${shape.select('a')} FROM agency a WHERE a.id = ANY($1::uuid[])`, [
       missing,
     ]);
     for (const row of rows) {

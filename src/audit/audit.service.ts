@@ -30,6 +30,23 @@ export async function appendAudit(
   );
 }
 
+/**
+ * One entry as a data-modifying CTE of the caller's own statement (parameters from `$n`): a step writes its
+ * change, its audit entry and its event in one round trip (referral.step.ts). Same row as appendAudit's.
+ */
+export function auditEntryCte(
+  n: number,
+  ctx: Pick<RequestContext, 'actor' | 'requestId'>,
+  item: AuditItem,
+): { sql: string; params: unknown[] } {
+  const { accountId, agencyId } = actorIds(ctx.actor);
+  return {
+    sql: `INSERT INTO audit_log (account_id, agency_id, action, subject_type, subject_id, request_id)
+          VALUES ($${n}::uuid, $${n + 1}::uuid, $${n + 2}, $${n + 3}, $${n + 4}::uuid, $${n + 5})`,
+    params: [accountId, agencyId, item.action, item.subjectType, item.subjectId, ctx.requestId],
+  };
+}
+
 const READS = Symbol('audit.reads');
 
 /**

@@ -1,7 +1,9 @@
 import type { EntityManager } from 'typeorm';
+import { PARTY_SQL } from '../access/access.policy';
 import { appendAudit } from '../audit/audit.service';
 import { AgencyKind, requireAgency } from '../auth/actor';
 import { inRequestTransaction, type RequestContext } from '../auth/context';
+import { rowShape } from '../db/rows';
 import { constraintName, sqlState } from '../db/transaction';
 import { badInput, conflict, notFound } from '../shared/errors';
 import { prefectureOf } from '../shared/region-code';
@@ -74,8 +76,28 @@ export async function personForIntake(
   return { person: await createPerson(tx, ctx, facts, `${prefix}.person`), created: true };
 }
 
-export function lockPerson(tx: EntityManager, id: string): Promise<Person | null> {
-  return tx.getRepository(Person).createQueryBuilder('p').setLock('pessimistic_write').where('p.id = :id', { id }).getOne();
+export async function lockPerson(tx: EntityManager, id: string): Promise<Person | null> {
+  const shape = rowShape(tx.connection, Person);
+  const [row]: Record<string, unknown>[] = await tx.query(
+    `SELECT ${shape.select('p')} FROM person p WHERE p.id = $1::uuid FOR UPDATE OF p`,
+    [id],
+  );
+  return row ? shape.map(row) : null;
+}
+
+/**
+ * lockPerson, and in the same statement whether `agencyId` may see the person (need to know: PARTY_SQL, the
+ * policy's own rule). Null when the person is absent or not visible, which the caller answers NOT_FOUND alike.
+ * On the transaction's own connection: a second pool connection taken while holding the lock would let
+ * poolSize concurrent requests wait on each other. A party stays a party, so the statement's snapshot suffices.
+ */
+export async function lockVisiblePerson(tx: EntityManager, id: string, agencyId: string): Promise<Person | null> {
+  const shape = rowShape(tx.connection, Person);
+  const [row]: (Record<string, unknown> & { visible: boolean })[] = await tx.query(
+    `SELECT ${shape.select('p')}, ${PARTY_SQL('p.id', '$2::uuid')} AS visible FROM person p WHERE p.id = $1::uuid FOR UPDATE OF p`,
+    [id, agencyId],
+  );
+  return row?.visible ? shape.map(row) : null;
 }
 
 /** A person the caller may see, or NOT_FOUND (never "exists but forbidden"). */

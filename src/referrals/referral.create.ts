@@ -1,16 +1,17 @@
 import type { EntityManager } from 'typeorm';
+import { agenciesById } from '../agencies/agency.cache';
 import { Agency } from '../agencies/agency.entity';
 import { requiredText } from '../agencies/agency.service';
-import { appendAudit } from '../audit/audit.service';
+import { appendAudit, auditEntryCte } from '../audit/audit.service';
 import { AgencyKind, requireAgency, type AccountActor } from '../auth/actor';
 import { inRequestTransaction, type RequestContext } from '../auth/context';
 import { RescueCase } from '../cases/rescue-case.entity';
-import { currentCustody, moveCustody } from '../custody/custody.service';
+import { moveCustody } from '../custody/custody.service';
 import { idempotent } from '../db/idempotency';
 import { constraintName, sqlState } from '../db/transaction';
-import { appendReferralEvents } from '../events/outbox';
+import { appendReferralEvents, appendReferralEventWith } from '../events/outbox';
 import { optionalText } from '../persons/person.rules';
-import { lockPerson, personForIntake } from '../persons/person.service';
+import { lockVisiblePerson, personForIntake } from '../persons/person.service';
 import { badInput, conflict, forbidden, notFound } from '../shared/errors';
 import { prefectureOf } from '../shared/region-code';
 import { uuidOf } from '../shared/relay';
@@ -37,7 +38,12 @@ async function insertReferral(tx: EntityManager, r: Partial<Referral>): Promise<
     }
     throw err;
   }
-  return repo.findOneByOrFail({ id: referral.id });
+  // Not read back: every column is set here or by the INSERT (its id); what the INSERT left unset is null.
+  for (const column of tx.connection.getMetadata(Referral).columns) {
+    const row = referral as unknown as Record<string, unknown>;
+    if (row[column.propertyName] === undefined) row[column.propertyName] = null;
+  }
+  return referral;
 }
 
 const loadReferral = (tx: EntityManager) => (id: string) => tx.getRepository(Referral).findOneByOrFail({ id });
@@ -113,7 +119,8 @@ export async function logEscortedPerson(ctx: RequestContext, input: LogEscortedP
 
 /** The receiving agency must be of the kind the referral goes to, and for a return, of the person's home prefecture. */
 async function checkReceiver(tx: EntityManager, kind: ReferralKind, toAgencyId: string, originRegionCode: string | null): Promise<Agency> {
-  const to = await tx.getRepository(Agency).findOneBy({ id: toAgencyId });
+  // Agencies never change (agency.cache.ts): after the first request to an agency, no statement.
+  const [to] = await agenciesById(tx.connection, [toAgencyId], tx);
   if (!to) throw badInput('input.toAgencyId', 'No such agency.');
   if (to.kind !== RECEIVER_KIND[kind]) throw badInput('input.toAgencyId', `A ${kind} referral goes to a ${RECEIVER_KIND[kind]}.`);
   if (kind === ReferralKind.RETURN_TO_ORIGIN) {
@@ -135,23 +142,30 @@ export async function requestReferral(ctx: RequestContext, input: RequestReferra
   const personId = uuidOf('Person', input.personId, 'input.personId');
   const toAgencyId = uuidOf('Agency', input.toAgencyId, 'input.toAgencyId');
   const reason = optionalText('input.reason', input.reason, 2000);
-  if (!(await ctx.access.visiblePersons(ctx, [personId])).has(personId)) throw notFound('Person');
   const { idempotencyKey, ...rest } = input;
   return inRequestTransaction(ctx, (tx) =>
     idempotent(
       tx,
       { agencyId: actor.agencyId, operation: 'requestReferral', key: idempotencyKey, input: rest, secret: ctx.settings.idNumberKey },
       async () => {
-        const person = (await lockPerson(tx, personId))!;
-        const custody = await currentCustody(tx, personId);
-        const openCase = await tx.getRepository(RescueCase).findOneBy({ personId, status: 'OPEN' as RescueCase['status'] });
-        const involved = custody?.holderId === actor.agencyId || openCase?.stationId === actor.agencyId;
+        // The lock and need to know in one statement; then, under the lock, who holds the person and their open case.
+        const person = await lockVisiblePerson(tx, personId, actor.agencyId);
+        if (!person) throw notFound('Person');
+        const [held]: { holder_id: string | null; case_id: string | null; case_station_id: string | null }[] = await tx.query(
+          `SELECT (SELECT k.holder_id FROM custody_record k WHERE k.person_id = $1::uuid AND k.to_at IS NULL) AS holder_id,
+                  c.id AS case_id, c.station_id AS case_station_id
+             FROM (SELECT 1) AS one LEFT JOIN rescue_case c ON c.person_id = $1::uuid AND c.status = 'OPEN'`,
+          [personId],
+        );
+        const holderId = held?.holder_id ?? null;
+        const openCase = held?.case_id ? { id: held.case_id, stationId: held.case_station_id! } : null;
+        const involved = holderId === actor.agencyId || openCase?.stationId === actor.agencyId;
         if (!involved) throw forbidden("Only the person's custodian or the station of their open case may refer them.");
         if (NEEDS_OPEN_CASE.includes(input.kind) && !openCase) {
           throw badInput('input.kind', `A ${input.kind} ends the station's case: the person needs an open case.`);
         }
         await checkReceiver(tx, input.kind, toAgencyId, person.originRegionCode);
-        const fromAgencyId = custody?.holderId ?? actor.agencyId;
+        const fromAgencyId = holderId ?? actor.agencyId;
         if (toAgencyId === fromAgencyId) throw badInput('input.toAgencyId', 'The person is already with that agency.');
         const now = new Date();
         const referral = await insertReferral(tx, {
@@ -167,8 +181,8 @@ export async function requestReferral(ctx: RequestContext, input: RequestReferra
           updatedAt: now,
           respondBy: new Date(now.getTime() + ctx.settings.config.responseTimes[input.kind]),
         });
-        await appendAudit(tx, ctx, [{ action: 'referral.request', subjectType: 'Person', subjectId: personId }]);
-        await appendReferralEvents(tx, [
+        await appendReferralEventWith(
+          tx,
           {
             referralId: referral.id,
             type: 'REQUESTED',
@@ -176,7 +190,8 @@ export async function requestReferral(ctx: RequestContext, input: RequestReferra
             actorAccountId: actor.accountId,
             actorAgencyId: actor.agencyId,
           },
-        ]);
+          [(n) => auditEntryCte(n, ctx, { action: 'referral.request', subjectType: 'Person', subjectId: personId })],
+        );
         return { id: referral.id, value: referral };
       },
       loadReferral(tx),

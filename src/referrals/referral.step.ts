@@ -1,14 +1,16 @@
 import type { EntityManager } from 'typeorm';
 import { Agency } from '../agencies/agency.entity';
 import { requiredText } from '../agencies/agency.service';
-import { appendAudit } from '../audit/audit.service';
+import { auditEntryCte } from '../audit/audit.service';
+import { PARTY_SQL } from '../access/access.policy';
 import { requireAgency, type AccountActor } from '../auth/actor';
 import { inRequestTransaction, type RequestContext } from '../auth/context';
 import { CaseOutcome, CaseStatus, IntakeChannel } from '../cases/case.enums';
 import { closeCaseInTx, openCaseInTx } from '../cases/case.service';
 import { RescueCase } from '../cases/rescue-case.entity';
-import { currentCustody, moveCustody, releaseCustody } from '../custody/custody.service';
-import { appendReferralEvents } from '../events/outbox';
+import { moveCustody, releaseCustody } from '../custody/custody.service';
+import { appendReferralEventWith } from '../events/outbox';
+import { rowShape } from '../db/rows';
 import { Vulnerability } from '../persons/person.enums';
 import { lockPerson } from '../persons/person.service';
 import { optionalText } from '../persons/person.rules';
@@ -58,28 +60,34 @@ export async function step(
 ): Promise<Referral> {
   const actor = requireAgency(ctx.actor);
   const id = uuidOf('Referral', referralGlobalId, 'input.referralId');
-  // Need to know is checked before the transaction: the policy reads through its own pool connection, and
-  // taking a second connection while holding the row lock lets poolSize concurrent steps wait on each other
-  // until the pool times out. A referral's person never changes, and a party stays a party.
-  const target = await ctx.db.getRepository(Referral).findOne({ where: { id }, select: { id: true, personId: true } });
-  if (!target || !(await ctx.access.visiblePersons(ctx, [target.personId])).has(target.personId)) throw notFound('Referral');
   return inRequestTransaction(ctx, async (tx) => {
     // The person before the referral: intake, requests and closing a case lock the person row first, and a step
     // that moves custody or closes a case would otherwise take the same locks in the other order (its custody
     // insert key-locks the person) and deadlock with them, each costing a deadlock_timeout before the retry.
-    await lockPerson(tx, target.personId);
-    const referral = await tx
-      .getRepository(Referral)
-      .createQueryBuilder('r')
-      .setLock('pessimistic_write')
-      .where('r.id = :id', { id })
-      .getOne();
+    // Need to know (PARTY_SQL, the policy's own rule) in the same statement, on the transaction's connection: a
+    // second pool connection taken while holding the lock would let poolSize concurrent steps wait on each other.
+    // A referral's person never changes, and a party stays a party, so the statement's snapshot is good enough.
+    const [head]: { visible: boolean }[] = await tx.query(
+      `SELECT ${PARTY_SQL('p.id', '$2::uuid')} AS visible
+         FROM person p WHERE p.id = (SELECT r.person_id FROM referral r WHERE r.id = $1::uuid) FOR UPDATE OF p`,
+      [id, actor.agencyId],
+    );
+    if (!head?.visible) throw notFound('Referral');
+    // The referral's row, locked, and who holds the person now: custody moves only under the person's lock, which
+    // this transaction holds since the statement above, so this statement's snapshot sees the current holder.
+    const shape = rowShape(tx.connection, Referral);
+    const [row]: (Record<string, unknown> & { custodian_id: string | null })[] = await tx.query(
+      `SELECT ${shape.select('r')},
+              (SELECT k.holder_id FROM custody_record k WHERE k.person_id = r.person_id AND k.to_at IS NULL) AS custodian_id
+         FROM referral r WHERE r.id = $1::uuid FOR UPDATE OF r`,
+      [id],
+    );
+    const referral = row ? shape.map(row) : null;
     if (!referral) throw notFound('Referral');
     if (expectedVersion != null && expectedVersion !== referral.version) {
       throw conflict('The referral changed since you read it.', { version: referral.version, status: referral.status });
     }
-    const custody = await currentCustody(tx, referral.personId);
-    const decided = plan(referral, action, partiesOf(referral, actor.agencyId, custody?.holderId ?? null));
+    const decided = plan(referral, action, partiesOf(referral, actor.agencyId, row.custodian_id));
     if (!decided.ok) {
       if (decided.error === 'FORBIDDEN') throw forbidden(`Your agency may not ${action} this referral.`);
       throw invalidTransition(referral.status, `Cannot ${action} a ${referral.kind} referral that is ${referral.status}.`);
@@ -108,30 +116,30 @@ async function applyTransition(
   for (const effect of t.effects ?? []) await EFFECTS[effect](tx, ctx, referral, d, now);
   referral.version += 1;
   referral.updatedAt = now;
-  // Every column a step or its effects change, in one UPDATE: save() would first re-read the row to diff it.
-  await tx.getRepository(Referral).update(
-    { id: referral.id },
+  // The referral's new state (every column a step or its effects change), its audit entry and its event: one
+  // statement, three writes, all in this transaction.
+  const r = referral;
+  await appendReferralEventWith(
+    tx,
     {
-      status: referral.status,
-      rejectionReason: referral.rejectionReason,
-      escortAgencyId: referral.escortAgencyId,
-      escortNames: referral.escortNames,
-      caseId: referral.caseId,
-      version: referral.version,
-      updatedAt: referral.updatedAt,
-    },
-  );
-  await appendAudit(tx, ctx, [{ action: `referral.${t.action}`, subjectType: 'Person', subjectId: referral.personId }]);
-  await appendReferralEvents(tx, [
-    {
-      referralId: referral.id,
+      referralId: r.id,
       type: t.event,
-      status: referral.status,
+      status: r.status,
       actorAccountId: actor.accountId,
       actorAgencyId: actor.agencyId,
       note: d.note ?? null,
     },
-  ]);
+    [
+      (n) => ({
+        sql: `UPDATE referral SET status = $${n}::referral_status, rejection_reason = $${n + 1}::rejection_reason,
+                     escort_agency_id = $${n + 2}::uuid, escort_names = $${n + 3}::varchar[], case_id = $${n + 4}::uuid,
+                     version = $${n + 5}::int, updated_at = $${n + 6}::timestamptz
+               WHERE id = $${n + 7}::uuid`,
+        params: [r.status, r.rejectionReason, r.escortAgencyId, r.escortNames, r.caseId, r.version, r.updatedAt, r.id],
+      }),
+      (n) => auditEntryCte(n, ctx, { action: `referral.${t.action}`, subjectType: 'Person', subjectId: r.personId }),
+    ],
+  );
 }
 
 type EffectFn = (tx: EntityManager, ctx: RequestContext, r: Referral, d: StepDetails, now: Date) => Promise<void>;

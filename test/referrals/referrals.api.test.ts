@@ -7,6 +7,9 @@ import {
   CancelReferralDocument,
   ConfirmReceiptDocument,
   DispatchReferralDocument,
+  HandoffAcceptDocument,
+  HandoffDispatchDocument,
+  HandoffRequestDocument,
   LogEscortedPersonDocument,
   OpenCaseWithPersonDocument,
   PersonViewDocument,
@@ -24,6 +27,7 @@ import {
 } from '../generated/graphql';
 import { anAgency, theSeedAgencies, type TestAgency } from '../support/builders';
 import { codeOf, startTestHub, type GraphQLResponse, type TestHub } from '../support/hub';
+import { statementsDuring } from '../audit/sql-spy';
 
 /**
  * The referral state machine through the API (DOMAIN.md §4): every row of the
@@ -1110,6 +1114,71 @@ describe('a page of referrals', () => {
     const shape = (texts: string[]) => texts.map((t) => t.replace(/\$\d+(, \$\d+)*/g, '$n').replace(/LIMIT \d+/, 'LIMIT n')).sort();
     expect(shape(large)).toEqual(shape(small));
     expect(large.length).toBeLessThanOrEqual(15);
+  });
+});
+
+describe('the round trips of a hand-off', () => {
+  // Each statement is a round trip to PostgreSQL: on the bench machine the loopback sends alone were 27% of the
+  // hub's CPU in the hand-off cycle (issue 7). Outside the transaction only the token lookup may appear (cached
+  // per process afterwards); the feed's read and the wake-up NOTIFY after a commit are shared by every commit of
+  // a burst, and the expiry sweep is the hub's own: none of them is the request's.
+  const during = async (work: () => Promise<unknown>) => {
+    const texts = (await statementsDuring(work)).filter(
+      (t) => !/^WITH snap AS|pg_notify|^WITH expired AS|^SELECT a\.id AS account_id/.test(t),
+    );
+    return texts;
+  };
+
+  it('a step is five statements: begin, lock the person (need to know), lock the referral (custodian), write, commit', async () => {
+    const b = await requested('PSYCHIATRIC_EVALUATION');
+    const seen = await during(() => hub.ok(HandoffAcceptDocument, { input: { referralId: b.id } }, b.receiver.token));
+    expect(seen).toHaveLength(5);
+    expect(seen[0]).toMatch(/^START TRANSACTION/);
+    expect(seen[1]).toContain('AS visible');
+    expect(seen[1]).toMatch(/FROM person p WHERE p\.id = \(SELECT r\.person_id FROM referral r WHERE r\.id = \$1::uuid\) FOR UPDATE OF p$/);
+    expect(seen[2]).toMatch(/FROM referral r WHERE r\.id = \$1::uuid FOR UPDATE OF r$/);
+    // The change, its audit entry and its event: one statement, in the step's transaction.
+    expect(seen[3]).toMatch(/UPDATE referral SET status[\s\S]*INSERT INTO audit_log[\s\S]*INSERT INTO referral_event/);
+    expect(seen[4]).toMatch(/^COMMIT/);
+    const [row] = await sql<{ events: number; audits: number; version: number; status: string }>(
+      `SELECT (SELECT count(*)::int FROM referral_event e WHERE e.referral_id = r.id AND e.type = 'ACCEPTED' AND e.status = 'ACCEPTED') AS events,
+              (SELECT count(*)::int FROM audit_log l WHERE l.subject_id = r.person_id AND l.action = 'referral.accept') AS audits,
+              r.version, r.status::text AS status
+         FROM referral r WHERE r.id = $1`,
+      [uuidOf(b.id)],
+    );
+    expect(row).toEqual({ events: 1, audits: 1, version: 2, status: 'ACCEPTED' });
+  });
+
+  it('a step that moves custody adds the move, and nothing else', async () => {
+    const b = await inStatus('PSYCHIATRIC_EVALUATION', 'ACCEPTED');
+    const seen = await during(() =>
+      hub.ok(HandoffDispatchDocument, { input: { referralId: b.id, escortNames: ['刘护送'] } }, b.custodian!.token),
+    );
+    expect(seen).toHaveLength(6);
+    expect(seen[3]).toMatch(/^WITH open AS \(SELECT id, holder_id FROM custody_record/);
+    expect(seen[4]).toMatch(/UPDATE referral SET status[\s\S]*INSERT INTO audit_log[\s\S]*INSERT INTO referral_event/);
+  });
+
+  it('a request is six: begin, the lock with need to know, holder and case, the insert, the event with its audit entry, commit', async () => {
+    const { personId } = await personAtStation();
+    // The hospital has been asked before in this file: its row comes from the per-process agency cache.
+    const seen = await during(() =>
+      hub.ok(HandoffRequestDocument, { input: { personId, kind: 'PSYCHIATRIC_EVALUATION', toAgencyId: a.hospital.id } }, a.station.token),
+    );
+    expect(seen).toHaveLength(6);
+    expect(seen[1]).toMatch(/AS visible FROM person p WHERE p\.id = \$1::uuid FOR UPDATE OF p$/);
+    expect(seen[3]).toMatch(/^INSERT INTO "referral"/);
+    expect(seen[4]).toMatch(/INSERT INTO audit_log[\s\S]*INSERT INTO referral_event/);
+  });
+
+  it('answers NOT_FOUND to an agency that is not party to the person, and writes nothing', async () => {
+    const b = await requested('PSYCHIATRIC_EVALUATION');
+    const count = () => sql(`SELECT count(*)::int AS n FROM referral_event WHERE referral_id = $1`, [uuidOf(b.id)]);
+    const before = await count();
+    const res = await hub.request(HandoffAcceptDocument, { input: { referralId: b.id } }, otherOffice.token);
+    expect(codeOf(res)).toBe('NOT_FOUND');
+    expect(await count()).toEqual(before);
   });
 });
 
