@@ -59,9 +59,21 @@ export function noteRead(
   action: 'person.read' | 'person.idNumber.reveal' | 'person.diagnoses.read' | 'person.auditTrail.read',
   personId: string,
 ): void {
+  const key = `${action}|${personId}`;
+  if ((ctx.memo.get(WRITTEN) as Set<string> | undefined)?.has(key)) return;
   let reads = ctx.memo.get(READS) as Set<string> | undefined;
   if (!reads) ctx.memo.set(READS, (reads = new Set()));
-  reads.add(`${action}|${personId}`);
+  reads.add(key);
+}
+
+/** Reads this request has already audited in the statement that made them (access.policy.ts): never twice. */
+const WRITTEN = Symbol('audit.written');
+
+/** Records that the read's audit entry was written by the reading statement itself (committed with it). */
+export function markReadAudited(ctx: RequestContext, action: 'person.read', personId: string): void {
+  let written = ctx.memo.get(WRITTEN) as Set<string> | undefined;
+  if (!written) ctx.memo.set(WRITTEN, (written = new Set()));
+  written.add(`${action}|${personId}`);
 }
 
 /**

@@ -21,6 +21,11 @@ export interface HubSettings {
 export interface AccessPolicy {
   /** The subset of `personIds` the caller may see (party to one of the person's cases or referrals). */
   visiblePersons(ctx: RequestContext, personIds: readonly string[]): Promise<Set<string>>;
+  /**
+   * visiblePersons for persons about to be shown, each visible one's read audited ('person.read'): in the
+   * checking statement itself where the request allows it (`readsAuditedInline`), else at the end of the request.
+   */
+  readVisiblePersons(ctx: RequestContext, personIds: readonly string[]): Promise<Set<string>>;
   /** Whether the caller may see this person's ID number whole (police, the holding station, the origin office of a return). */
   mayRevealIdNumber(ctx: RequestContext, personId: string): Promise<boolean>;
   /** Whether the caller may see this person's diagnoses (the station and the hospital, 精神卫生法 第四条). */
@@ -60,6 +65,11 @@ export interface RequestContext {
   access: AccessPolicy;
   /** Per-request memo: each module keeps its DataLoaders here (see `perRequest`). */
   memo: Map<symbol, unknown>;
+  /**
+   * An HTTP request's own: reads of persons may be audited by the statement that reads them. Never set for a
+   * WebSocket operation, whose payloads may be executed once for several subscribers (shared-execution.ts).
+   */
+  readsAuditedInline?: boolean;
 }
 
 const LOADER_KEYS = new Set<symbol>();

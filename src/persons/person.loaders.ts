@@ -1,5 +1,4 @@
 import DataLoader from 'dataloader';
-import { noteRead } from '../audit/audit.service';
 import { rowsById } from '../db/rows';
 import { perRequest, type RequestContext } from '../auth/context';
 import { Person } from './person.entity';
@@ -11,10 +10,8 @@ export const personLoaders = perRequest(Symbol('persons'), (ctx: RequestContext)
 
 /** The person if the caller may see them, else null (NOT_FOUND is indistinguishable from absent). */
 export async function loadVisiblePerson(ctx: RequestContext, id: string): Promise<Person | null> {
-  // Visibility first: its batched check also brings the person's row (access.policy.ts primes the loader).
-  if (!(await ctx.access.visiblePersons(ctx, [id])).has(id)) return null;
-  const person = await personLoaders(ctx).person.load(id);
-  if (!person) return null;
-  noteRead(ctx, 'person.read', id);
-  return person;
+  // Visibility first: its batched check also brings the person's row (access.policy.ts primes the loader) and
+  // audits the read (access.readVisiblePersons).
+  if (!(await ctx.access.readVisiblePersons(ctx, [id])).has(id)) return null;
+  return personLoaders(ctx).person.load(id);
 }

@@ -13,9 +13,12 @@ import {
   ConfirmReceiptDocument,
   LogEscortedPersonDocument,
   OpenCaseForSeedDocument,
+  PersonOnceDocument,
+  PersonTwiceDocument,
   RequestReferralDocument,
   VerifyIdentityForSeedDocument,
   type CasePersonsPageQuery,
+  type PersonOnceQuery,
 } from '../generated/graphql';
 import { anAgency, theSeedAgencies } from '../support/builders';
 import { codeOf, startTestHub, type TestHub } from '../support/hub';
@@ -210,6 +213,41 @@ describe("every read of a person's record, however reached, writes person.read",
     expect(new Set(log.map((r) => r.request_id)).size).toBe(1);
     expect(log.filter((r) => r.action === 'person.read')).toHaveLength(50);
     expect(log.filter((r) => r.action === 'person.idNumber.reveal')).toHaveLength(50);
+  });
+});
+
+describe('a person read over HTTP', () => {
+  // The token lookup (cached per process afterwards), the event feed's reads and the expiry sweep are not the read's.
+  const own = (texts: string[]) => texts.filter((t) => !/^WITH snap AS|pg_notify|^WITH expired AS|^SELECT a\.id AS account_id/.test(t));
+
+  it('is one statement: need to know, the row, its custodian and the audit entry of the read', async () => {
+    const before = await maxId();
+    let res: PersonOnceQuery | undefined;
+    const statements = own(
+      await statementsDuring(async () => (res = await hub.ok(PersonOnceDocument, { id: personId }, a.hospital.token))),
+    );
+    expect(res!.person?.id).toBe(personId);
+    expect(statements).toHaveLength(1);
+    expect(statements[0]).toMatch(/INSERT INTO audit_log[\s\S]*'person\.read'/);
+    const log = await rows('id > $1', [before]);
+    expect(log.map((r) => [r.action, r.subject_id, r.agency_id])).toEqual([['person.read', uuidOf(personId), uuidOf(a.hospital.id)]]);
+  });
+
+  it('is audited once however often the request reads the person', async () => {
+    const before = await maxId();
+    const res = await hub.ok(PersonTwiceDocument, { id: personId }, a.hospital.token);
+    expect(res.first?.id).toBe(personId);
+    expect(res.again?.id).toBe(personId);
+    const log = await rows('id > $1', [before]);
+    expect(log.filter((r) => r.action === 'person.read')).toHaveLength(1);
+  });
+
+  it('writes no read to the log for an agency that may not see the person', async () => {
+    const stranger = await anAgency(hub, 'POLICE_STATION', '白沙派出所', '430104');
+    const before = await maxId();
+    const res = await hub.request(PersonOnceDocument, { id: personId }, stranger.token);
+    expect(codeOf(res)).toBe('NOT_FOUND');
+    expect((await rows('id > $1', [before])).filter((r) => r.action === 'person.read')).toHaveLength(0);
   });
 });
 
