@@ -1,7 +1,7 @@
 import { Client } from 'pg';
 import { gql, globalId } from './client';
 import { checkLedger } from './generate';
-import { percentile, rssSampler } from './load';
+import { cpuMs, percentile, rssSampler } from './load';
 
 /**
  * Workload 3: the hand-off cycle request → accept → dispatch → confirmReceipt,
@@ -77,6 +77,8 @@ export interface HandoffMeasurement {
   cycles: number;
   failures: string[];
   rssMb: number | null;
+  /** The server's CPU time (all its processes) per completed cycle, ms. */
+  cpuMsPerCycle?: number | null;
 }
 
 /** `workers` concurrent workers, one person each, for `seconds`; a worker whose cycle fails stops (its person's state is unknown). */
@@ -89,6 +91,7 @@ export async function runHandoff(
 ): Promise<HandoffMeasurement> {
   if (persons.length < workers) throw new Error(`hand-off: ${workers} workers need ${workers} persons, have ${persons.length}`);
   const stop = rssSampler(pid);
+  const cpuBefore = cpuMs(pid);
   const deadline = performance.now() + seconds * 1000;
   const times: number[] = [];
   const failures: string[] = [];
@@ -106,6 +109,7 @@ export async function runHandoff(
     }),
   );
   const elapsed = (performance.now() - t0) / 1000;
+  const cpuAfter = cpuMs(pid);
   times.sort((x, y) => x - y);
   return {
     workers,
@@ -115,6 +119,7 @@ export async function runHandoff(
     cycles: times.length,
     failures,
     rssMb: stop(),
+    cpuMsPerCycle: cpuBefore !== null && cpuAfter !== null && times.length > 0 ? (cpuAfter - cpuBefore) / times.length : null,
   };
 }
 

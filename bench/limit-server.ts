@@ -4,6 +4,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Pool } from 'pg';
 import { PARTY_SQL } from '../src/access/access.policy';
+import { handoffOperation } from './limit-handoff';
 
 /**
  * The physical limit for workloads 1 and 2: a bare node:http server that
@@ -15,6 +16,7 @@ import { PARTY_SQL } from '../src/access/access.policy';
  *
  *   POST /dashboard  body {"variables":{"stationId","first"}}  (bench/dashboard.graphql)
  *   POST /person     body {"variables":{"id"}}                 (bench/person.graphql)
+ *   POST /handoff    body {"query","variables":{"input"}}      (bench/handoff.ts; bench/limit-handoff.ts)
  *
  * Both statements are prepared (named) once per connection, as the hub's are
  * (src/db/prepared-client.ts): planning the dashboard's CTE took 2 ms a request.
@@ -118,6 +120,32 @@ export function startLimitServer(databaseUrl: string, port: number, poolSize: nu
         const tokenHash = createHash('sha256').update(m[1], 'utf8').digest();
         const vars = ((JSON.parse(Buffer.concat(chunks).toString('utf8')) as { variables?: Record<string, unknown> }).variables ??
           {}) as Record<string, unknown>;
+        if (req.url === '/handoff') {
+          // Workload 3 (bench/limit-handoff.ts): one round trip per mutation.
+          const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as {
+            query?: string;
+            variables?: { input?: Record<string, unknown> };
+          };
+          const op = handoffOperation(body.query ?? '');
+          const input = body.variables?.input ?? {};
+          if (!op) return send(400, '{"errors":[{"message":"not a hand-off mutation"}]}');
+          const { rows: answer } = await pool.query({
+            name: 'handoff',
+            text: 'SELECT bench_limit.handoff($1, $2, $3, $4, $5, $6, $7, $8, $9) AS body',
+            values: [
+              tokenHash,
+              randomUUID(),
+              op,
+              op === 'request' ? uuidOf(input.personId) : null,
+              op === 'request' ? null : uuidOf(input.referralId),
+              op === 'request' ? input.kind : null,
+              op === 'request' ? uuidOf(input.toAgencyId) : null,
+              op === 'request' ? (input.reason ?? null) : null,
+              op === 'dispatch' ? input.escortNames : null,
+            ],
+          });
+          return send(200, (answer[0] as { body: string }).body);
+        }
         let rows: { authenticated: number; body: string }[];
         if (req.url === '/dashboard') {
           const station = uuidOf(vars.stationId);

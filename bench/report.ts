@@ -32,7 +32,8 @@ export interface Results {
   generation: { seconds: Record<string, number>; counts: Record<string, number> };
   sqlCounts: SqlCount[];
   http: HttpWorkload[];
-  handoff: { runs: HandoffMeasurement[]; problems: string[] };
+  /** limitRuns: the same cycles against the limit server (bench/limit-handoff.ts), one per entry of runs. */
+  handoff: { runs: HandoffMeasurement[]; limitRuns?: HandoffMeasurement[]; problems: string[] };
   subscriptions: SubscriptionMeasurement | { skipped: string } | { failed: string };
   notes: string[];
   profile?: ProfileSummary;
@@ -80,11 +81,14 @@ export function markdown(r: Results): string {
       );
     });
   }
-  for (const h of r.handoff.runs) {
+  r.handoff.runs.forEach((h, i) => {
+    const l = r.handoff.limitRuns?.[i];
     out.push(
-      `| hand-off cycle (4 mutations) | ${h.workers} | ${f1(h.cyclesPerSecond)} cycles/s | ${f1(h.p50Ms)} | ${f1(h.p99Ms)} | ${f0(h.rssMb)} | – | – | – | – | – | – | – | – |`,
+      `| hand-off cycle (4 mutations; per cycle) | ${h.workers} | ${f1(h.cyclesPerSecond)} cycles/s | ${f1(h.p50Ms)} | ${f1(h.p99Ms)} | ${f0(h.rssMb)} | ${f2(h.cpuMsPerCycle)} | ` +
+        `${l ? `${f1(l.cyclesPerSecond)} cycles/s` : '–'} | ${l ? f1(l.p50Ms) : '–'} | ${l ? f1(l.p99Ms) : '–'} | ${l ? f2(l.cpuMsPerCycle) : '–'} | ` +
+        `${l ? ratio(h.cyclesPerSecond, l.cyclesPerSecond) : '–'} | ${l ? ratio(h.p50Ms, l.p50Ms) : '–'} | ${l ? ratio(h.p99Ms, l.p99Ms) : '–'} |`,
     );
-  }
+  });
   out.push('');
   const errors = r.http.flatMap((w) =>
     [...w.hub, ...(w.limit ?? [])].filter((x) => x.errors || x.non2xx).map((x) => `${w.name} ×${x.connections}`),
@@ -96,7 +100,11 @@ export function markdown(r: Results): string {
     );
   const hs = r.handoff;
   out.push(
-    `- hand-off: ${hs.runs.reduce((n, x) => n + x.cycles, 0)} cycles, ${hs.runs.reduce((n, x) => n + x.failures.length, 0)} failed; ` +
+    `- hand-off: ${hs.runs.reduce((n, x) => n + x.cycles, 0)} cycles, ${hs.runs.reduce((n, x) => n + x.failures.length, 0)} failed` +
+      (hs.limitRuns
+        ? ` (limit server: ${hs.limitRuns.reduce((n, x) => n + x.cycles, 0)} cycles, ${hs.limitRuns.reduce((n, x) => n + x.failures.length, 0)} failed, one PL/pgSQL call per mutation: bench/limit-handoff.ts)`
+        : '') +
+      '; ' +
       `ledger after the runs: ${hs.problems.length ? hs.problems.join('; ') : 'intact (one open custody record per person with an open case, every referral at its last event, every bench referral RECEIVED, custody where the last hand-off left it)'}.`,
   );
   const s = r.subscriptions;

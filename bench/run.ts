@@ -8,6 +8,7 @@ import { migrate, startBenchDatabase, type BenchDatabase } from './database';
 import { agencyOffsets, benchId, benchToken, checkLedger, generate, ID_SPACE } from './generate';
 import { checkHandoffs, runHandoff, type HandoffMeasurement, type HandoffPerson } from './handoff';
 import { cannon, type HttpRequest, type Measurement } from './load';
+import { installLimitHandoff } from './limit-handoff';
 import { benchWorkers, spawnHub, spawnLimitServer, type Server } from './processes';
 import { summarizeProfile } from './profile';
 import { markdown, type HttpWorkload, type Machine, type Results } from './report';
@@ -270,6 +271,7 @@ async function main(): Promise<void> {
     let hub = await spawnHub(hubEnv, hubProfileArgs);
     running.push(hub);
     const poolSize = 10; // the hub's default HUB_DB_POOL_SIZE
+    await installLimitHandoff(db.url);
     const limit = await spawnLimitServer(db.url, poolSize);
     running.push(limit);
     log(`hub ${hub.url} (pid ${hub.pid}); limit server ${limit.url} (pid ${limit.pid})`);
@@ -302,9 +304,12 @@ async function main(): Promise<void> {
     // --- hand-offs ---------------------------------------------------------------
     const handoffStart = new Date(Date.now() - 1000);
     const runs: HandoffMeasurement[] = [];
+    const limitRuns: HandoffMeasurement[] = [];
     const handoffProblems: string[] = [];
     if (wanted('handoff')) {
       const warm = await runHandoff(hub.url, workers, Math.min(connections[0], workers.length), warmup, hub.pid);
+      const limitUrl = `${limit.url}/handoff`;
+      const limitWarm = await runHandoff(limitUrl, workers, Math.min(connections[0], workers.length), warmup, limit.pid);
       for (const want of connections) {
         const c = Math.min(want, workers.length);
         if (c < want)
@@ -313,20 +318,26 @@ async function main(): Promise<void> {
           );
         const h = await runHandoff(hub.url, workers, c, seconds, hub.pid);
         runs.push(h);
+        const l = await runHandoff(limitUrl, workers, c, seconds, limit.pid);
+        limitRuns.push(l);
         log(
-          `hand-off ${c} workers: ${h.cyclesPerSecond.toFixed(1)} cycles/s p50 ${h.p50Ms.toFixed(0)} p99 ${h.p99Ms.toFixed(0)} ms, ${h.failures.length} failed`,
+          `hand-off ${c} workers: ${h.cyclesPerSecond.toFixed(1)} cycles/s p50 ${h.p50Ms.toFixed(0)} p99 ${h.p99Ms.toFixed(0)} ms, ${h.failures.length} failed, ` +
+            `CPU ${h.cpuMsPerCycle?.toFixed(2)} ms/cycle | limit ${l.cyclesPerSecond.toFixed(1)} cycles/s p50 ${l.p50Ms.toFixed(0)} p99 ${l.p99Ms.toFixed(0)} ms, ` +
+            `${l.failures.length} failed | hub/limit ${(h.cyclesPerSecond / l.cyclesPerSecond).toFixed(2)}`,
         );
-        for (const f of h.failures.slice(0, 5)) log(`  failed: ${f}`);
+        for (const f of [...h.failures, ...l.failures].slice(0, 5)) log(`  failed: ${f}`);
       }
       handoffProblems.push(
         ...(await checkHandoffs(
           db.url,
           workers,
           handoffStart,
-          [warm, ...runs].reduce((n, r) => n + r.cycles, 0),
+          [warm, limitWarm, ...runs, ...limitRuns].reduce((n, r) => n + r.cycles, 0),
         )),
       );
       if (warm.failures.length) handoffProblems.push(`${warm.failures.length} warm-up cycles failed: ${warm.failures[0]}`);
+      if (limitWarm.failures.length)
+        handoffProblems.push(`${limitWarm.failures.length} limit warm-up cycles failed: ${limitWarm.failures[0]}`);
       log(`hand-off ledger: ${handoffProblems.length ? handoffProblems.join('; ') : 'intact'}`);
     }
 
@@ -392,7 +403,7 @@ async function main(): Promise<void> {
       generation: { seconds: gen.timings, counts: gen.counts },
       sqlCounts,
       http,
-      handoff: { runs, problems: handoffProblems },
+      handoff: { runs, limitRuns: limitRuns.length ? limitRuns : undefined, problems: handoffProblems },
       subscriptions,
       notes,
     };

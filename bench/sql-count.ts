@@ -103,17 +103,27 @@ export async function countStatements(databaseUrl: string, requests: CountedRequ
   }
 }
 
-/** Buffer pages the reading statements touch (writes, e.g. the audit INSERT, are not re-run). */
+/**
+ * Buffer pages the reading statements (SELECT, WITH) touch. A bare write (the dashboard's audit INSERT) is not
+ * re-run; a reading statement that also writes (a person read with its audit entry, a data-modifying CTE) is
+ * re-run in a transaction that is rolled back, so that the count leaves nothing behind.
+ */
 async function pagesTouched(databaseUrl: string, statements: { text: string; values: unknown[] }[]): Promise<number> {
   const client = new pg.Client({ connectionString: databaseUrl });
   await client.connect();
   try {
     let pages = 0;
     for (const q of statements) {
-      if (!/^\s*(SELECT|WITH)\b/i.test(q.text) || /\b(INSERT|UPDATE|DELETE)\b/i.test(q.text)) continue;
-      const res = await client.query(`EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) ${q.text}`, q.values);
-      const plan = (res.rows[0] as { 'QUERY PLAN': { Plan: Record<string, number> }[] })['QUERY PLAN'][0].Plan;
-      pages += (plan['Shared Hit Blocks'] ?? 0) + (plan['Shared Read Blocks'] ?? 0);
+      if (!/^\s*(SELECT|WITH)\b/i.test(q.text)) continue;
+      const writes = /\b(INSERT|UPDATE|DELETE)\b/i.test(q.text);
+      if (writes) await client.query('BEGIN');
+      try {
+        const res = await client.query(`EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) ${q.text}`, q.values);
+        const plan = (res.rows[0] as { 'QUERY PLAN': { Plan: Record<string, number> }[] })['QUERY PLAN'][0].Plan;
+        pages += (plan['Shared Hit Blocks'] ?? 0) + (plan['Shared Read Blocks'] ?? 0);
+      } finally {
+        if (writes) await client.query('ROLLBACK');
+      }
     }
     return pages;
   } finally {
