@@ -31,6 +31,7 @@ import { bodyErrorHandler, queryLimits, queryLimitsPlugin, tokenLimitMiddleware 
 import { RateLimiter, rateLimitKey, rateLimitMiddleware } from './rate-limit';
 import { createSchema } from './schema';
 import { subscriptionValidationGuard } from './subscription-validation';
+import { graphQLHttp } from './graphql-http';
 import { attachWebSocket, type WebSocketHandle } from './ws';
 
 export interface Hub {
@@ -120,9 +121,48 @@ export async function startHub(opts: HubOptions): Promise<Hub> {
     // Express hashes every body it sends for an ETag (SHA-1 of the whole 60 KB dashboard); answers to POSTed
     // GraphQL are never revalidated by a cache, so the hash is work without use.
     app.set('etag', false);
-    const httpServer = http.createServer(app);
     const limits = queryLimits(config);
     const limiter = new RateLimiter(config.rateLimitPerMinute, config.rateLimitBurst);
+    const authenticateHeader = (authorization: unknown) => authenticate(db, adminToken, bearerToken(authorization), tokens);
+    /** An HTTP request's context, on either path; failures become the answers Apollo should give. */
+    const httpContext = async (
+      authorization: unknown,
+      actor: Promise<Actor> | undefined,
+      setHeader: (name: string, value: string) => void,
+    ) => {
+      try {
+        const ctx = await makeContext(authorization, actor);
+        // Over HTTP a person's read may be audited by the statement that reads it (access.policy.ts).
+        ctx.readsAuditedInline = true;
+        setHeader('x-request-id', ctx.requestId);
+        return ctx;
+      } catch (err) {
+        // Apollo answers context failures with HTTP 500 unless told otherwise.
+        if (err instanceof HubError) {
+          throw new GraphQLError(err.message, { extensions: { code: err.code, http: { status: 401 } } });
+        }
+        logger.error({ err: { name: (err as Error).name, message: (err as Error).message } }, 'authentication failed');
+        throw new GraphQLError(DATABASE_UNAVAILABLE, {
+          extensions: { code: 'SERVICE_UNAVAILABLE', http: { status: 503 } },
+        });
+      }
+    };
+    /** Apollo once started (the server listens only after that). */
+    const started: { apollo?: ApolloServer<RequestContext> } = {};
+    const direct = graphQLHttp({
+      apollo: () => started.apollo,
+      schema,
+      limits,
+      limiter,
+      maxBodyBytes: config.maxBodyBytes,
+      logger,
+      authenticate: authenticateHeader,
+      context: httpContext,
+    });
+    // The ordinary POST /graphql on node:http directly (graphql-http.ts); everything else through Express.
+    const httpServer = http.createServer((req, res) => {
+      if (!direct(req, res)) app(req, res);
+    });
     const ws: WebSocketHandle = attachWebSocket({ httpServer, schema, config, logger, db, limits, limiter, makeContext });
     settings.closeConnectionsOf = ws.closeAccount;
 
@@ -187,6 +227,7 @@ export async function startHub(opts: HubOptions): Promise<Hub> {
       ],
     });
     await apollo.start();
+    started.apollo = apollo;
 
     app.get('/healthz', async (_req, res) => {
       // Bounded: a database that does not answer (frozen, or behind a network gone silent) would otherwise hang
@@ -209,7 +250,7 @@ export async function startHub(opts: HubOptions): Promise<Hub> {
     app.use(
       '/graphql',
       rateLimitMiddleware(limiter, async (req, res) => {
-        const actor = authenticate(db, adminToken, bearerToken(req.headers.authorization), tokens);
+        const actor = authenticateHeader(req.headers.authorization);
         res.locals.actor = actor; // one authentication per request: the context awaits the same promise
         return rateLimitKey(await actor.catch(() => undefined), req.ip);
       }),
@@ -217,23 +258,10 @@ export async function startHub(opts: HubOptions): Promise<Hub> {
       tokenLimitMiddleware(limits),
       subscriptionValidationGuard(schema),
       expressMiddleware(apollo, {
-        context: async ({ req, res }) => {
-          try {
-            const ctx = await makeContext(req.headers.authorization, res.locals.actor as Promise<Actor> | undefined);
-            ctx.readsAuditedInline = true;
-            res.setHeader('x-request-id', ctx.requestId);
-            return ctx;
-          } catch (err) {
-            // Apollo answers context failures with HTTP 500 unless told otherwise.
-            if (err instanceof HubError) {
-              throw new GraphQLError(err.message, { extensions: { code: err.code, http: { status: 401 } } });
-            }
-            logger.error({ err: { name: (err as Error).name, message: (err as Error).message } }, 'authentication failed');
-            throw new GraphQLError(DATABASE_UNAVAILABLE, {
-              extensions: { code: 'SERVICE_UNAVAILABLE', http: { status: 503 } },
-            });
-          }
-        },
+        context: ({ req, res }) =>
+          httpContext(req.headers.authorization, res.locals.actor as Promise<Actor> | undefined, (name, value) =>
+            res.setHeader(name, value),
+          ),
       }),
       bodyErrorHandler(config.maxBodyBytes),
     );

@@ -20,7 +20,6 @@ import {
   type ValidationContext,
   type ValidationRule,
 } from 'graphql';
-import { sendError } from './limits';
 
 /**
  * graphql-js 16's SingleFieldSubscriptionsRule evaluates @skip/@include on a
@@ -106,29 +105,32 @@ export function subscriptionValidationGuard(schema: GraphQLSchema): RequestHandl
   return (req, res, next) => {
     const body: unknown = req.body;
     const query = body && typeof body === 'object' && 'query' in body ? body.query : req.query?.query;
-    if (typeof query !== 'string' || !query.includes('subscription') || !/@(skip|include)\b/.test(query)) return next();
-    let document: DocumentNode;
-    try {
-      document = parse(query);
-    } catch {
-      return next(); // Apollo reports the syntax error as usual
-    }
-    if (!validateThrows(schema, document)) return next();
-    const errors = validate(schema, document, SAFE_RULES, { hideSuggestions: true });
-    if (errors.length > 0) {
-      res.status(400).json({
-        errors: errors.map((e) => ({ message: e.message, locations: e.locations, extensions: { code: 'GRAPHQL_VALIDATION_FAILED' } })),
-      });
-      return;
-    }
-    sendError(
-      res,
-      400,
-      new GraphQLError('Subscriptions are served over WebSocket (graphql-transport-ws) at this URL, not over HTTP.', {
-        extensions: { code: 'BAD_REQUEST' },
-      }),
-    );
+    const refused = subscriptionOverHttp(schema, query);
+    if (!refused) return next();
+    res.status(400).json(refused);
   };
+}
+
+/** The guard's answer (a 400 body) for a document it refuses, else undefined; shared by both HTTP paths (app.ts). */
+export function subscriptionOverHttp(schema: GraphQLSchema, query: unknown): { errors: unknown[] } | undefined {
+  if (typeof query !== 'string' || !query.includes('subscription') || !/@(skip|include)\b/.test(query)) return undefined;
+  let document: DocumentNode;
+  try {
+    document = parse(query);
+  } catch {
+    return undefined; // Apollo reports the syntax error as usual
+  }
+  if (!validateThrows(schema, document)) return undefined;
+  const errors = validate(schema, document, SAFE_RULES, { hideSuggestions: true });
+  if (errors.length > 0) {
+    return {
+      errors: errors.map((e) => ({ message: e.message, locations: e.locations, extensions: { code: 'GRAPHQL_VALIDATION_FAILED' } })),
+    };
+  }
+  const err = new GraphQLError('Subscriptions are served over WebSocket (graphql-transport-ws) at this URL, not over HTTP.', {
+    extensions: { code: 'BAD_REQUEST' },
+  });
+  return { errors: [{ message: err.message, extensions: err.extensions }] };
 }
 
 /**

@@ -248,6 +248,16 @@ describe('tokens a process has seen (its token cache) and revocation', () => {
       `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1 AND datname = current_database()`,
       [LISTENER_APPLICATION_NAME],
     );
+    // pg_terminate_backend only signals: until the backends have exited, their sockets (and so what each process
+    // knows of them) may still be open. Under the full suite's load the request below could otherwise overtake it.
+    for (let i = 0; i < 200; i++) {
+      const [{ n }] = (await hub.hub.db.query(
+        `SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = $1 AND datname = current_database() AND backend_start < now() - interval '0.5 s' AND state IS NOT NULL`,
+        [LISTENER_APPLICATION_NAME],
+      )) as { n: number }[];
+      if (n === 0) break;
+      await new Promise((r) => setTimeout(r, 5));
+    }
     await revokeInSql(accountId);
     expect(await viewerThere(office.token)).toBe('UNAUTHENTICATED');
   });
