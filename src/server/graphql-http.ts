@@ -1,11 +1,11 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { HeaderMap, type ApolloServer } from '@apollo/server';
-import { GraphQLError, type GraphQLSchema } from 'graphql';
+import type { GraphQLSchema } from 'graphql';
 import type { Actor } from '../auth/actor';
 import type { RequestContext } from '../auth/context';
 import type { Logger } from '../shared/logger';
-import { checkTokens, type QueryLimits } from './limits';
-import { rateLimited, rateLimitKey, type RateLimiter } from './rate-limit';
+import { checkTokens, errorBody, notJson, type QueryLimits } from './limits';
+import { rateLimitHeaders, rateLimited, rateLimitKey, type RateLimiter } from './rate-limit';
 import { subscriptionOverHttp } from './subscription-validation';
 
 /**
@@ -62,8 +62,6 @@ function sendJson(res: ServerResponse, status: number, headers: Record<string, s
   send(res, status, { ...headers, 'content-type': 'application/json; charset=utf-8' }, JSON.stringify(value));
 }
 
-const errorBody = (err: GraphQLError) => ({ errors: [{ message: err.message, extensions: err.extensions }] });
-
 /** Returns a handler that answers an ordinary request and returns true, or returns false and touches nothing. */
 export function graphQLHttp(opts: GraphQLHttpOptions): (req: IncomingMessage, res: ServerResponse) => boolean {
   return (req, res) => {
@@ -88,13 +86,8 @@ export function graphQLHttp(opts: GraphQLHttpOptions): (req: IncomingMessage, re
 
     async function answer(raw: Buffer): Promise<void> {
       const decision = opts.limiter.take(rateLimitKey(await actor.catch(() => undefined), req.socket.remoteAddress));
-      headers['x-ratelimit-limit'] = String(decision.limit);
-      headers['x-ratelimit-remaining'] = String(decision.remaining);
-      headers['x-ratelimit-reset'] = String(decision.resetAt);
-      if (!decision.allowed) {
-        headers['retry-after'] = String(decision.retryAfterSeconds);
-        return sendJson(res, 429, headers, errorBody(rateLimited(decision.retryAfterSeconds)));
-      }
+      Object.assign(headers, rateLimitHeaders(decision));
+      if (!decision.allowed) return sendJson(res, 429, headers, errorBody(rateLimited(decision.retryAfterSeconds)));
       let body: unknown;
       const text = raw.toString('utf8');
       try {
@@ -102,12 +95,7 @@ export function graphQLHttp(opts: GraphQLHttpOptions): (req: IncomingMessage, re
         if (!/^[ \t\n\r]*[[{]/.test(text)) throw new SyntaxError('not an object or array');
         body = JSON.parse(text);
       } catch {
-        return sendJson(
-          res,
-          400,
-          headers,
-          errorBody(new GraphQLError('The request body is not valid JSON.', { extensions: { code: 'BAD_REQUEST' } })),
-        );
+        return sendJson(res, 400, headers, errorBody(notJson()));
       }
       const query = body && typeof body === 'object' && 'query' in body ? (body as { query: unknown }).query : undefined;
       const tooMany = typeof query === 'string' ? checkTokens(query, opts.limits) : undefined;

@@ -223,10 +223,17 @@ export function queryLimitsPlugin(limits: QueryLimits): ApolloServerPlugin<Reque
   };
 }
 
-/** A GraphQL-shaped JSON error for answers given before Apollo sees the request. */
-export function sendError(res: Parameters<RequestHandler>[1], status: number, err: GraphQLError): void {
-  res.status(status).json({ errors: [{ message: err.message, extensions: err.extensions }] });
+/** A GraphQL-shaped JSON body for answers given before Apollo sees the request. */
+export function errorBody(err: GraphQLError): { errors: { message: string; extensions: GraphQLError['extensions'] }[] } {
+  return { errors: [{ message: err.message, extensions: err.extensions }] };
 }
+
+export function sendError(res: Parameters<RequestHandler>[1], status: number, err: GraphQLError): void {
+  res.status(status).json(errorBody(err));
+}
+
+/** A body that is not JSON, or (body-parser's strict mode) not an object or an array. */
+export const notJson = () => new GraphQLError('The request body is not valid JSON.', { extensions: { code: 'BAD_REQUEST' } });
 
 /** Express, after the body is parsed: refuses documents past the token limit before Apollo parses them. */
 export function tokenLimitMiddleware(limits: QueryLimits): RequestHandler {
@@ -249,8 +256,8 @@ export function bodyErrorHandler(maxBodyBytes: number): ErrorRequestHandler {
     if (res.headersSent) return next(err);
     if (err?.type === 'entity.too.large') return sendError(res, 413, queryTooComplex('bytes', maxBodyBytes));
     if (typeof err?.status === 'number' && err.status >= 400 && err.status < 500) {
-      const message = err.type === 'entity.parse.failed' ? 'The request body is not valid JSON.' : 'The request body could not be read.';
-      return sendError(res, err.status, new GraphQLError(message, { extensions: { code: 'BAD_REQUEST' } }));
+      if (err.type === 'entity.parse.failed') return sendError(res, err.status, notJson());
+      return sendError(res, err.status, new GraphQLError('The request body could not be read.', { extensions: { code: 'BAD_REQUEST' } }));
     }
     next(err);
   };

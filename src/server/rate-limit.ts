@@ -94,11 +94,19 @@ export function rateLimited(retryAfterSeconds: number): GraphQLError {
 export function rateLimitMiddleware(limiter: RateLimiter, identify: (req: Request, res: Response) => Promise<string>): RequestHandler {
   return async (req, res, next) => {
     const decision = limiter.take(await identify(req, res));
-    res.setHeader('x-ratelimit-limit', String(decision.limit));
-    res.setHeader('x-ratelimit-remaining', String(decision.remaining));
-    res.setHeader('x-ratelimit-reset', String(decision.resetAt));
+    for (const [name, value] of Object.entries(rateLimitHeaders(decision))) res.setHeader(name, value);
     if (decision.allowed) return next();
-    res.setHeader('retry-after', String(decision.retryAfterSeconds));
     sendError(res, 429, rateLimited(decision.retryAfterSeconds));
   };
+}
+
+/** The headers of a decision, on every answer of both HTTP paths (app.ts, graphql-http.ts); `retry-after` when refused. */
+export function rateLimitHeaders(decision: RateDecision): Record<string, string> {
+  const headers: Record<string, string> = {
+    'x-ratelimit-limit': String(decision.limit),
+    'x-ratelimit-remaining': String(decision.remaining),
+    'x-ratelimit-reset': String(decision.resetAt),
+  };
+  if (!decision.allowed) headers['retry-after'] = String(decision.retryAfterSeconds);
+  return headers;
 }
