@@ -78,13 +78,13 @@ async function loadRights(ctx: RequestContext, ids: readonly string[], auditRead
   });
 }
 
-/** The persons whose rights this request already knows (loaded or primed): reading them needs no statement. */
-const knownRights = perRequest(Symbol('access.known'), () => new Set<string>());
+/** The rights this request already knows (loaded or primed): reading those persons needs no statement. */
+const knownRights = perRequest(Symbol('access.known'), () => new Map<string, PersonRights>());
 
 const rights = perRequest(Symbol('access'), (ctx: RequestContext) => {
   return new DataLoader<string, PersonRights>(async (ids) => {
     const out = await loadRights(ctx, ids, false);
-    for (const id of ids) knownRights(ctx).add(id);
+    ids.forEach((id, i) => knownRights(ctx).set(id, out[i]));
     return out;
   });
 });
@@ -95,7 +95,7 @@ const readRights = perRequest(Symbol('access.read'), (ctx: RequestContext) => {
     const out = await loadRights(ctx, ids, true);
     ids.forEach((id, i) => {
       rights(ctx).prime(id, out[i]);
-      knownRights(ctx).add(id);
+      knownRights(ctx).set(id, out[i]);
     });
     return out;
   });
@@ -127,6 +127,13 @@ export const accessPolicy: AccessPolicy = {
     for (const id of visible) noteRead(ctx, 'person.read', id);
     return visible;
   },
+  readVisiblePersonNow(ctx, personId) {
+    const known = knownRights(ctx).get(personId);
+    if (!known) return undefined;
+    // As readVisiblePersons with rights known before: the read is audited at the end of the request.
+    if (known.visible) noteRead(ctx, 'person.read', personId);
+    return known.visible;
+  },
   async mayRevealIdNumber(ctx, personId) {
     return (await rights(ctx).load(personId)).revealIdNumber;
   },
@@ -139,8 +146,10 @@ export const accessPolicy: AccessPolicy = {
     // What the statement above answers for a station with a case of the person (holds_case): PARTY_SQL's first
     // clause makes it party; holding a case reveals the ID number; and 精神卫生法 第四条 lets the station caring for
     // the person see the diagnoses.
-    rights(ctx).prime(personId, { visible: true, revealIdNumber: true, diagnoses: true });
-    knownRights(ctx).add(personId);
+    const stationRights = { visible: true, revealIdNumber: true, diagnoses: true };
+    rights(ctx).prime(personId, stationRights);
+    // As DataLoader's prime: rights the request already has stay as they are.
+    if (!knownRights(ctx).has(personId)) knownRights(ctx).set(personId, stationRights);
   },
   // PARTY_SQL's referral clause, on a row already read; the administrator's `visible` above is always true.
   isPartyToReferral(ctx, r) {

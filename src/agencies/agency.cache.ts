@@ -9,6 +9,11 @@ import { Agency } from './agency.entity';
  */
 const cache = new WeakMap<DataSource, Map<string, Agency>>();
 
+/** The agency if this process has seen it, else undefined: no promise for what is in memory (known-loader.ts). */
+export function cachedAgency(db: DataSource, id: string): Agency | undefined {
+  return cache.get(db)?.get(id);
+}
+
 /**
  * `via`: where a miss is read, e.g. the caller's transaction (inside one, a second pool connection taken while
  * holding its locks would let poolSize concurrent requests wait on each other).

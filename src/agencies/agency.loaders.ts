@@ -2,7 +2,8 @@ import DataLoader from 'dataloader';
 import { In } from 'typeorm';
 import { perRequest, type RequestContext } from '../auth/context';
 import { Account } from './account.entity';
-import { agenciesById } from './agency.cache';
+import type { Now } from '../db/known-loader';
+import { agenciesById, cachedAgency } from './agency.cache';
 import type { Agency } from './agency.entity';
 
 /** Values in key order, same length, null for misses (DataLoader's contract). */
@@ -18,3 +19,13 @@ export const agencyLoaders = perRequest(Symbol('agencies'), (ctx: RequestContext
     byId(ids, await ctx.db.getRepository(Account).findBy({ id: In([...ids]) })),
   ),
 }));
+
+/** An agency, at once when this process has it cached (nearly always: agencies never change), else batched. */
+export function agencyNow(ctx: RequestContext, id: string): Now<Agency | null> {
+  return cachedAgency(ctx.db, id) ?? agencyLoaders(ctx).agency.load(id);
+}
+
+/** An agency a row refers to (a foreign key: it exists). */
+export function requiredAgency(ctx: RequestContext, id: string): Now<Agency> {
+  return agencyNow(ctx, id) as Now<Agency>;
+}

@@ -26,6 +26,12 @@ export interface AccessPolicy {
    * checking statement itself where the request allows it (`readsAuditedInline`), else at the end of the request.
    */
   readVisiblePersons(ctx: RequestContext, personIds: readonly string[]): Promise<Set<string>>;
+  /**
+   * readVisiblePersons for one person whose rights this request already knows (a station's own page, a
+   * person checked earlier in the request), answered at once: true or false as it would answer, the read
+   * noted for the audit alike. Undefined when the rights are not known yet: ask readVisiblePersons.
+   */
+  readVisiblePersonNow(ctx: RequestContext, personId: string): boolean | undefined;
   /** Whether the caller may see this person's ID number whole (police, the holding station, the origin office of a return). */
   mayRevealIdNumber(ctx: RequestContext, personId: string): Promise<boolean>;
   /** Whether the caller may see this person's diagnoses (the station and the hospital, 精神卫生法 第四条). */

@@ -1,7 +1,8 @@
 import type { GraphQLResolveInfo } from 'graphql';
 import { Arg, Ctx, FieldResolver, ID, Info, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
 import { Agency } from '../agencies/agency.entity';
-import { agencyLoaders } from '../agencies/agency.loaders';
+import { agencyNow, requiredAgency } from '../agencies/agency.loaders';
+import { andThen, type Now } from '../db/known-loader';
 import { requireAuthenticated } from '../auth/actor';
 import type { RequestContext } from '../auth/context';
 import { Person } from '../persons/person.entity';
@@ -64,20 +65,21 @@ export class CaseResolver {
   }
 
   @FieldResolver(() => Person)
-  async person(@Root() c: RescueCase, @Ctx() ctx: RequestContext): Promise<Person> {
-    const person = await loadVisiblePerson(ctx, c.personId);
-    if (!person) throw notFound('Person');
-    return person;
+  person(@Root() c: RescueCase, @Ctx() ctx: RequestContext): Now<Person> {
+    return andThen(loadVisiblePerson(ctx, c.personId), (person) => {
+      if (!person) throw notFound('Person');
+      return person;
+    });
   }
 
   @FieldResolver(() => Agency)
-  async station(@Root() c: RescueCase, @Ctx() ctx: RequestContext): Promise<Agency> {
-    return (await agencyLoaders(ctx).agency.load(c.stationId))!;
+  station(@Root() c: RescueCase, @Ctx() ctx: RequestContext): Now<Agency> {
+    return requiredAgency(ctx, c.stationId);
   }
 
   @FieldResolver(() => Agency, { nullable: true, description: 'The police station that escorted the person in, if any.' })
-  async broughtBy(@Root() c: RescueCase, @Ctx() ctx: RequestContext): Promise<Agency | null> {
-    return c.broughtById ? agencyLoaders(ctx).agency.load(c.broughtById) : null;
+  broughtBy(@Root() c: RescueCase, @Ctx() ctx: RequestContext): Now<Agency | null> {
+    return c.broughtById ? agencyNow(ctx, c.broughtById) : null;
   }
 
   @FieldResolver(() => [RescuePeriodExtension], { description: 'Every extension of the rescue period, oldest first.' })

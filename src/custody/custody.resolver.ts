@@ -1,7 +1,8 @@
 import DataLoader from 'dataloader';
 import { Ctx, FieldResolver, Resolver, Root } from 'type-graphql';
 import { Agency } from '../agencies/agency.entity';
-import { agencyLoaders } from '../agencies/agency.loaders';
+import { agencyNow, requiredAgency } from '../agencies/agency.loaders';
+import { andThen, KnownLoader, type Now } from '../db/known-loader';
 import { perRequest, type RequestContext } from '../auth/context';
 import { rowShape, rowsGroupedBy } from '../db/rows';
 import { Person } from '../persons/person.entity';
@@ -14,7 +15,7 @@ export const custodyLoaders = perRequest(Symbol('custody'), (ctx: RequestContext
   historyByPerson: new DataLoader<string, CustodyRecord[]>((personIds) =>
     rowsGroupedBy(ctx.db, CustodyRecord, 'person_id', personIds, 't.from_at, t.id'),
   ),
-  openByPerson: new DataLoader<string, CustodyRecord | null>(async (personIds) => {
+  openByPerson: new KnownLoader<string, CustodyRecord | null>(async (personIds) => {
     const shape = rowShape(ctx.db, CustodyRecord);
     const rows: Record<string, unknown>[] = await ctx.db.query(
       `SELECT ${shape.select('t')} FROM custody_record t WHERE t.person_id = ANY($1::uuid[]) AND t.to_at IS NULL`,
@@ -51,10 +52,9 @@ export class PersonCustodyResolver {
     nullable: true,
     description: 'The agency that holds the person now; null once released (returned home, left).',
   })
-  async custodian(@Root() person: Person, @Ctx() ctx: RequestContext): Promise<Agency | null> {
+  custodian(@Root() person: Person, @Ctx() ctx: RequestContext): Now<Agency | null> {
     if (isRedacted(person)) return null;
-    const open = await custodyLoaders(ctx).openByPerson.load(person.id);
-    return open ? agencyLoaders(ctx).agency.load(open.holderId) : null;
+    return andThen(custodyLoaders(ctx).openByPerson.get(person.id), (open) => (open ? agencyNow(ctx, open.holderId) : null));
   }
 
   @FieldResolver(() => [CustodyRecord])
@@ -67,7 +67,7 @@ export class PersonCustodyResolver {
 @Resolver(() => CustodyRecord)
 export class CustodyRecordResolver {
   @FieldResolver(() => Agency)
-  async holder(@Root() record: CustodyRecord, @Ctx() ctx: RequestContext): Promise<Agency> {
-    return (await agencyLoaders(ctx).agency.load(record.holderId))!;
+  holder(@Root() record: CustodyRecord, @Ctx() ctx: RequestContext): Now<Agency> {
+    return requiredAgency(ctx, record.holderId);
   }
 }

@@ -1,12 +1,13 @@
 import DataLoader from 'dataloader';
 import { perRequest, type RequestContext } from '../auth/context';
 import { rowsById, rowsGroupedBy } from '../db/rows';
+import { KnownLoader } from '../db/known-loader';
 import { BedAssignment, Diagnosis, Referral, ReferralEvent } from './referral.entity';
 
 export const referralLoaders = perRequest(Symbol('referrals'), (ctx: RequestContext) => ({
   referral: new DataLoader<string, Referral | null>((ids) => rowsById(ctx.db, Referral, ids)),
   /** Newest first. */
-  byCase: new DataLoader<string, Referral[]>((caseIds) =>
+  byCase: new KnownLoader<string, Referral[]>((caseIds) =>
     rowsGroupedBy(ctx.db, Referral, 'case_id', caseIds, 't.created_at DESC, t.id DESC'),
   ),
   eventsByReferral: new DataLoader<string, ReferralEvent[]>((ids) => rowsGroupedBy(ctx.db, ReferralEvent, 'referral_id', ids, 't.seq')),

@@ -1,7 +1,8 @@
 import { Arg, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
 import { Account } from '../agencies/account.entity';
 import { Agency } from '../agencies/agency.entity';
-import { agencyLoaders } from '../agencies/agency.loaders';
+import { agencyLoaders, agencyNow, requiredAgency } from '../agencies/agency.loaders';
+import { andThen, type Now } from '../db/known-loader';
 import { noteRead } from '../audit/audit.service';
 import { requireAuthenticated } from '../auth/actor';
 import type { RequestContext } from '../auth/context';
@@ -110,10 +111,11 @@ export class ReferralResolver {
   }
 
   @FieldResolver(() => Person)
-  async person(@Root() r: Referral, @Ctx() ctx: RequestContext): Promise<Person> {
-    const p = await loadVisiblePerson(ctx, r.personId);
-    if (!p) throw notFound('Person');
-    return p;
+  person(@Root() r: Referral, @Ctx() ctx: RequestContext): Now<Person> {
+    return andThen(loadVisiblePerson(ctx, r.personId), (p) => {
+      if (!p) throw notFound('Person');
+      return p;
+    });
   }
 
   @FieldResolver(() => RescueCase, { nullable: true, description: 'The station case this referral belongs to, once there is one.' })
@@ -122,23 +124,23 @@ export class ReferralResolver {
   }
 
   @FieldResolver(() => Agency, { description: 'The agency that issued the request.' })
-  async requestedBy(@Root() r: Referral, @Ctx() ctx: RequestContext): Promise<Agency> {
-    return (await agencyLoaders(ctx).agency.load(r.requestedById))!;
+  requestedBy(@Root() r: Referral, @Ctx() ctx: RequestContext): Now<Agency> {
+    return requiredAgency(ctx, r.requestedById);
   }
 
   @FieldResolver(() => Agency, { description: 'The agency that held the person when the referral was made.' })
-  async fromAgency(@Root() r: Referral, @Ctx() ctx: RequestContext): Promise<Agency> {
-    return (await agencyLoaders(ctx).agency.load(r.fromAgencyId))!;
+  fromAgency(@Root() r: Referral, @Ctx() ctx: RequestContext): Now<Agency> {
+    return requiredAgency(ctx, r.fromAgencyId);
   }
 
   @FieldResolver(() => Agency)
-  async toAgency(@Root() r: Referral, @Ctx() ctx: RequestContext): Promise<Agency> {
-    return (await agencyLoaders(ctx).agency.load(r.toAgencyId))!;
+  toAgency(@Root() r: Referral, @Ctx() ctx: RequestContext): Now<Agency> {
+    return requiredAgency(ctx, r.toAgencyId);
   }
 
   @FieldResolver(() => Agency, { nullable: true, description: 'The agency responsible for the person while IN_TRANSIT.' })
-  escortAgency(@Root() r: Referral, @Ctx() ctx: RequestContext): Promise<Agency | null> | null {
-    return r.escortAgencyId ? agencyLoaders(ctx).agency.load(r.escortAgencyId) : null;
+  escortAgency(@Root() r: Referral, @Ctx() ctx: RequestContext): Now<Agency | null> {
+    return r.escortAgencyId ? agencyNow(ctx, r.escortAgencyId) : null;
   }
 
   @FieldResolver(() => Diagnosis, {
@@ -193,8 +195,8 @@ export class ReferralEventResolver {
 @Resolver(() => RescueCase)
 export class CaseReferralsResolver {
   @FieldResolver(() => [Referral], { description: 'Newest first.' })
-  referrals(@Root() c: RescueCase, @Ctx() ctx: RequestContext): Promise<Referral[]> {
-    return referralLoaders(ctx).byCase.load(c.id);
+  referrals(@Root() c: RescueCase, @Ctx() ctx: RequestContext): Now<Referral[]> {
+    return referralLoaders(ctx).byCase.get(c.id);
   }
 }
 
@@ -220,15 +222,15 @@ export class CustodyReferralResolver {
 @Resolver(() => Diagnosis)
 export class DiagnosisResolver {
   @FieldResolver(() => Agency)
-  async hospital(@Root() d: Diagnosis, @Ctx() ctx: RequestContext): Promise<Agency> {
-    return (await agencyLoaders(ctx).agency.load(d.hospitalId))!;
+  hospital(@Root() d: Diagnosis, @Ctx() ctx: RequestContext): Now<Agency> {
+    return requiredAgency(ctx, d.hospitalId);
   }
 }
 
 @Resolver(() => BedAssignment)
 export class BedAssignmentResolver {
   @FieldResolver(() => Agency)
-  async agency(@Root() b: BedAssignment, @Ctx() ctx: RequestContext): Promise<Agency> {
-    return (await agencyLoaders(ctx).agency.load(b.agencyId))!;
+  agency(@Root() b: BedAssignment, @Ctx() ctx: RequestContext): Now<Agency> {
+    return requiredAgency(ctx, b.agencyId);
   }
 }
