@@ -3,6 +3,7 @@ import { AgencyKind } from '../auth/actor';
 import { perRequest, type AccessPolicy, type RequestContext } from '../auth/context';
 import { markReadAudited, noteRead } from '../audit/audit.service';
 import { withPersonAndOpenCustody } from '../custody/custody.resolver';
+import { KnownLoader } from '../db/known-loader';
 
 /**
  * Need to know (DOMAIN.md §6), in one place. An agency is party to a person
@@ -78,25 +79,17 @@ async function loadRights(ctx: RequestContext, ids: readonly string[], auditRead
   });
 }
 
-/** The rights this request already knows (loaded or primed): reading those persons needs no statement. */
-const knownRights = perRequest(Symbol('access.known'), () => new Map<string, PersonRights>());
-
-const rights = perRequest(Symbol('access'), (ctx: RequestContext) => {
-  return new DataLoader<string, PersonRights>(async (ids) => {
-    const out = await loadRights(ctx, ids, false);
-    ids.forEach((id, i) => knownRights(ctx).set(id, out[i]));
-    return out;
-  });
-});
+/** The caller's rights to each person; `peek` tells those this request already knows (loaded or primed). */
+const rights = perRequest(
+  Symbol('access'),
+  (ctx: RequestContext) => new KnownLoader<string, PersonRights>((ids) => loadRights(ctx, ids, false)),
+);
 
 /** rights, for persons about to be shown: the same statement audits each visible one's read (HTTP requests). */
 const readRights = perRequest(Symbol('access.read'), (ctx: RequestContext) => {
   return new DataLoader<string, PersonRights>(async (ids) => {
     const out = await loadRights(ctx, ids, true);
-    ids.forEach((id, i) => {
-      rights(ctx).prime(id, out[i]);
-      knownRights(ctx).set(id, out[i]);
-    });
+    ids.forEach((id, i) => rights(ctx).prime(id, out[i]));
     return out;
   });
 });
@@ -119,8 +112,8 @@ export const accessPolicy: AccessPolicy = {
     // Inline only over HTTP: a subscription's payload is executed once for several subscribers, and each one's
     // read is audited under its own account (copyReads), which one statement under one account cannot do.
     const inline = ctx.readsAuditedInline === true && ctx.actor.kind === 'account';
-    const known = knownRights(ctx);
-    const fresh = inline ? personIds.filter((id) => !known.has(id)) : [];
+    const known = rights(ctx);
+    const fresh = inline ? personIds.filter((id) => known.peek(id) === undefined) : [];
     if (fresh.length > 0) await loadAll(readRights(ctx), fresh);
     const visible = await this.visiblePersons(ctx, personIds);
     // Reads whose rights were known before (e.g. a station's own page) are audited at the end of the request.
@@ -128,7 +121,7 @@ export const accessPolicy: AccessPolicy = {
     return visible;
   },
   readVisiblePersonNow(ctx, personId) {
-    const known = knownRights(ctx).get(personId);
+    const known = rights(ctx).peek(personId);
     if (!known) return undefined;
     // As readVisiblePersons with rights known before: the read is audited at the end of the request.
     if (known.visible) noteRead(ctx, 'person.read', personId);
@@ -146,10 +139,7 @@ export const accessPolicy: AccessPolicy = {
     // What the statement above answers for a station with a case of the person (holds_case): PARTY_SQL's first
     // clause makes it party; holding a case reveals the ID number; and 精神卫生法 第四条 lets the station caring for
     // the person see the diagnoses.
-    const stationRights = { visible: true, revealIdNumber: true, diagnoses: true };
-    rights(ctx).prime(personId, stationRights);
-    // As DataLoader's prime: rights the request already has stay as they are.
-    if (!knownRights(ctx).has(personId)) knownRights(ctx).set(personId, stationRights);
+    rights(ctx).prime(personId, { visible: true, revealIdNumber: true, diagnoses: true });
   },
   // PARTY_SQL's referral clause, on a row already read; the administrator's `visible` above is always true.
   isPartyToReferral(ctx, r) {

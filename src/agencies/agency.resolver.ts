@@ -4,7 +4,8 @@ import type { RequestContext } from '../auth/context';
 import { Account } from './account.entity';
 import { Agency } from './agency.entity';
 import { CreateAgencyInput, IssueAccessTokenInput } from './agency.input';
-import { agencyLoaders } from './agency.loaders';
+import { agencyLoaders, requiredAgency } from './agency.loaders';
+import type { Now } from '../db/known-loader';
 import { createAgency, issueAccessToken, listAgencies, revokeAccessToken } from './agency.service';
 
 @ObjectType({ description: 'Who is calling.' })
@@ -68,7 +69,7 @@ export class AgencyResolver {
 @Resolver(() => Account)
 export class AccountResolver {
   @FieldResolver(() => Agency)
-  async agency(@Root() account: Account, @Ctx() ctx: RequestContext): Promise<Agency> {
-    return (await agencyLoaders(ctx).agency.load(account.agencyId))!;
+  agency(@Root() account: Account, @Ctx() ctx: RequestContext): Now<Agency> {
+    return requiredAgency(ctx, account.agencyId);
   }
 }

@@ -1,7 +1,8 @@
 import { Arg, Ctx, FieldResolver, ID, Int, Query, Resolver, Root } from 'type-graphql';
 import { Account } from '../agencies/account.entity';
 import { Agency } from '../agencies/agency.entity';
-import { agencyLoaders } from '../agencies/agency.loaders';
+import { agencyLoaders, agencyNow } from '../agencies/agency.loaders';
+import type { Now } from '../db/known-loader';
 import type { RequestContext } from '../auth/context';
 import { AuditEntry, AuditEntryConnection } from './audit-entry.type';
 import { auditTrail } from './audit-trail';
@@ -26,7 +27,7 @@ export class AuditResolver {
   }
 
   @FieldResolver(() => Agency, { nullable: true, description: "The actor's agency; null for the administrator and the hub." })
-  agency(@Root() e: AuditEntry, @Ctx() ctx: RequestContext): Promise<Agency | null> | null {
-    return e.agencyId ? agencyLoaders(ctx).agency.load(e.agencyId) : null;
+  agency(@Root() e: AuditEntry, @Ctx() ctx: RequestContext): Now<Agency | null> {
+    return e.agencyId ? agencyNow(ctx, e.agencyId) : null;
   }
 }

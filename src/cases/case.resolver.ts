@@ -2,11 +2,11 @@ import type { GraphQLResolveInfo } from 'graphql';
 import { Arg, Ctx, FieldResolver, ID, Info, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
 import { Agency } from '../agencies/agency.entity';
 import { agencyNow, requiredAgency } from '../agencies/agency.loaders';
-import { andThen, type Now } from '../db/known-loader';
+import type { Now } from '../db/known-loader';
 import { requireAuthenticated } from '../auth/actor';
 import type { RequestContext } from '../auth/context';
 import { Person } from '../persons/person.entity';
-import { loadVisiblePerson } from '../persons/person.loaders';
+import { requiredVisiblePerson } from '../persons/person.loaders';
 import { isRedacted } from '../persons/person.resolver';
 import { notFound } from '../shared/errors';
 import { selectsPath } from '../shared/look-ahead';
@@ -66,10 +66,7 @@ export class CaseResolver {
 
   @FieldResolver(() => Person)
   person(@Root() c: RescueCase, @Ctx() ctx: RequestContext): Now<Person> {
-    return andThen(loadVisiblePerson(ctx, c.personId), (person) => {
-      if (!person) throw notFound('Person');
-      return person;
-    });
+    return requiredVisiblePerson(ctx, c.personId);
   }
 
   @FieldResolver(() => Agency)

@@ -45,6 +45,11 @@ export class KnownLoader<K, V> extends DataLoader<K, V> {
     return this.known.has(key) ? (this.known.get(key) as V) : this.load(key);
   }
 
+  /** The value when this request holds it, else undefined; loads nothing. */
+  peek(key: K): V | undefined {
+    return this.known.get(key);
+  }
+
   override prime(key: K, value: V | PromiseLike<V> | Error): this {
     // As DataLoader: a key it already holds (even still loading) keeps its value, so `get` and `load` agree.
     if (!this.cached.has(key) && !(value instanceof Error) && !isPromiseLike(value)) this.known.set(key, value);

@@ -1,5 +1,6 @@
 import { rowsById } from '../db/rows';
-import { KnownLoader, type Now } from '../db/known-loader';
+import { andThen, KnownLoader, type Now } from '../db/known-loader';
+import { notFound } from '../shared/errors';
 import { perRequest, type RequestContext } from '../auth/context';
 import { Person } from './person.entity';
 
@@ -15,6 +16,14 @@ export function loadVisiblePerson(ctx: RequestContext, id: string): Now<Person |
   if (known === false) return null;
   if (known === true) return personLoaders(ctx).person.get(id);
   return loadUnknown(ctx, id);
+}
+
+/** loadVisiblePerson where the caller holds a row naming the person (a case, a referral): NOT_FOUND when not visible. */
+export function requiredVisiblePerson(ctx: RequestContext, id: string): Now<Person> {
+  return andThen(loadVisiblePerson(ctx, id), (person) => {
+    if (!person) throw notFound('Person');
+    return person;
+  });
 }
 
 async function loadUnknown(ctx: RequestContext, id: string): Promise<Person | null> {

@@ -2,7 +2,7 @@ import { Arg, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } fro
 import { Account } from '../agencies/account.entity';
 import { Agency } from '../agencies/agency.entity';
 import { agencyLoaders, agencyNow, requiredAgency } from '../agencies/agency.loaders';
-import { andThen, type Now } from '../db/known-loader';
+import type { Now } from '../db/known-loader';
 import { noteRead } from '../audit/audit.service';
 import { requireAuthenticated } from '../auth/actor';
 import type { RequestContext } from '../auth/context';
@@ -12,7 +12,7 @@ import { custodyLoaders } from '../custody/custody.resolver';
 import { CustodyRecord } from '../custody/custody-record.entity';
 import { eventCursor } from '../events/outbox';
 import { Person } from '../persons/person.entity';
-import { loadVisiblePerson } from '../persons/person.loaders';
+import { requiredVisiblePerson } from '../persons/person.loaders';
 import { isRedacted } from '../persons/person.resolver';
 import { notFound } from '../shared/errors';
 import { uuidOf } from '../shared/relay';
@@ -112,10 +112,7 @@ export class ReferralResolver {
 
   @FieldResolver(() => Person)
   person(@Root() r: Referral, @Ctx() ctx: RequestContext): Now<Person> {
-    return andThen(loadVisiblePerson(ctx, r.personId), (p) => {
-      if (!p) throw notFound('Person');
-      return p;
-    });
+    return requiredVisiblePerson(ctx, r.personId);
   }
 
   @FieldResolver(() => RescueCase, { nullable: true, description: 'The station case this referral belongs to, once there is one.' })
