@@ -82,7 +82,7 @@ export async function startBenchDatabase(log: (msg: string) => void): Promise<Be
   log(`database: embedded PostgreSQL ${version} in ${dataDir} (port ${db.port}; ${settings})`);
   return {
     url: db.url,
-    description: `embedded PostgreSQL ${version}, durable (fsync and synchronous_commit on), ${settings}`,
+    description: `embedded PostgreSQL ${version}${db.socketDir ? ' through its Unix socket' : ''}, durable (fsync and synchronous_commit on), ${settings}`,
     stop: async () => {
       await db.stop();
       if (keep) return log(`kept ${dataDir} (BENCH_KEEP=1)`);

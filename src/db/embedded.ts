@@ -21,10 +21,15 @@ import { Client } from 'pg';
  */
 
 export interface EmbeddedDatabase {
-  /** postgres://postgres:<password>@127.0.0.1:<port>/<database> */
+  /**
+   * postgres://postgres:<password>@localhost:<port>/<database>?host=<socketDir> where the server has its Unix
+   * socket, else postgres://postgres:<password>@127.0.0.1:<port>/<database>. Either way `port` is the TCP port too.
+   */
   url: string;
   dataDir: string;
   port: number;
+  /** The folder of the server's Unix socket (its data folder), or null when it listens on TCP only (unixSocketDir). */
+  socketDir: string | null;
   /** Shuts the server down cleanly and waits for it; removes dataDir when not persistent. Safe to call twice. */
   stop(): Promise<void>;
 }
@@ -397,6 +402,19 @@ async function terminate(child: ChildProcess, log: (msg: string) => void): Promi
   await waitForExit(child, 5_000);
 }
 
+/**
+ * Where the server's Unix socket goes: its data folder, when `<dir>/.s.PGSQL.<port>` fits sockaddr_un (103
+ * bytes on macOS, 107 on Linux) for any port and the folder's name can be written in unix_socket_directories
+ * (a quoted, comma-separated list); null (TCP only) otherwise, and on Windows. A local socket, not 127.0.0.1:
+ * each statement is a loopback send and a wake-up of the other side, and through TCP's loopback path those
+ * sends were the biggest part of the hub's CPU in the hand-off benchmark (issue 7).
+ */
+export function unixSocketDir(pgDir: string): string | null {
+  if (process.platform === 'win32') return null;
+  if (Buffer.byteLength(`${pgDir}/.s.PGSQL.65535`) > 103 || /[",]/.test(pgDir)) return null;
+  return pgDir;
+}
+
 type SpawnResult = { ok: true; child: ChildProcess } | { ok: false; portInUse: boolean; output: string };
 
 async function spawnServer(
@@ -407,6 +425,7 @@ async function spawnServer(
   persistent: boolean,
   log: (msg: string) => void,
 ): Promise<SpawnResult> {
+  const socketDir = unixSocketDir(pgDir);
   const args = [
     '-D',
     pgDir,
@@ -414,9 +433,10 @@ async function spawnServer(
     String(port),
     '-c',
     'listen_addresses=127.0.0.1',
-    // No Unix socket: nothing shared in /tmp with the system's PostgreSQL, and no socket-path length limits.
+    // The Unix socket in the server's own data folder (never /tmp, shared with the system's PostgreSQL), which only
+    // the server's user (and root) may enter; none where the path would not fit (unixSocketDir).
     '-c',
-    'unix_socket_directories=',
+    `unix_socket_directories=${socketDir ? `"${socketDir}"` : ''}`,
     '-c',
     'lc_messages=C',
     // Throwaway servers trade crash safety for speed; persistent ones keep PostgreSQL's durability defaults.
@@ -489,7 +509,7 @@ async function ensureDatabase(port: number, password: string, database: string):
 
 /**
  * Starts (initialising on first use) a PostgreSQL server whose files live in
- * `<dataDir>/pg`, listening on 127.0.0.1 only, and makes sure `database`
+ * `<dataDir>/pg`, listening on 127.0.0.1 and on a Unix socket in that folder (unixSocketDir), and makes sure `database`
  * exists. The password is generated once and kept in `<dataDir>/.pg-password`.
  */
 export async function startEmbedded(opts: EmbeddedOptions): Promise<EmbeddedDatabase> {
@@ -577,10 +597,15 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<EmbeddedData
 
     const server = child;
     let stopping: Promise<void> | undefined;
+    const socketDir = unixSocketDir(pgDir);
+    const credentials = `${USER}:${encodeURIComponent(password)}`;
     return {
-      url: `postgres://${USER}:${encodeURIComponent(password)}@127.0.0.1:${port}/${encodeURIComponent(database)}`,
+      url: socketDir
+        ? `postgres://${credentials}@localhost:${port}/${encodeURIComponent(database)}?host=${encodeURIComponent(socketDir)}`
+        : `postgres://${credentials}@127.0.0.1:${port}/${encodeURIComponent(database)}`,
       dataDir,
       port,
+      socketDir,
       stop: () =>
         (stopping ??= (async () => {
           await terminate(server, log);

@@ -19,8 +19,11 @@ const MESSAGES =
 
 export function isDatabaseUnavailable(err: unknown, depth = 0): boolean {
   if (err == null || typeof err !== 'object' || depth > 5) return false;
-  const e = err as { code?: unknown; message?: unknown; errors?: unknown };
+  const e = err as { code?: unknown; message?: unknown; errors?: unknown; syscall?: unknown };
   if (typeof e.code === 'string' && (SOCKET_CODES.has(e.code) || SQLSTATE.test(e.code))) return true;
+  // A Unix socket's file exists only while its server runs (the embedded server's, src/db/embedded.ts): connecting
+  // to a stopped one is ENOENT. Only from connect(): a missing file anywhere else is a bug, not an outage.
+  if (e.code === 'ENOENT' && e.syscall === 'connect') return true;
   if (typeof e.message === 'string' && MESSAGES.test(e.message)) return true;
   // TypeORM releases a transaction's query runner as soon as its connection reports an error (e.g. the server
   // terminated it on shutdown); the transaction's next statement then fails with one of these.

@@ -3,7 +3,14 @@ import fsp from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { Client } from 'pg';
-import { EmbeddedStartError, ensureNativeSymlinks, pgBinDir, startEmbedded, type EmbeddedDatabase } from '../../src/db/embedded';
+import {
+  EmbeddedStartError,
+  ensureNativeSymlinks,
+  pgBinDir,
+  startEmbedded,
+  unixSocketDir,
+  type EmbeddedDatabase,
+} from '../../src/db/embedded';
 import { createTestDatabase } from '../support/database';
 
 // Real postgres processes: a first start (initdb) takes about a second, a later one a fraction of that.
@@ -48,6 +55,10 @@ function processesIn(dir: string): number[] {
     .map(Number);
 }
 
+function password(url: string): string {
+  return new URL(url).password;
+}
+
 async function waitUntil(condition: () => boolean, ms = 10_000): Promise<void> {
   const deadline = Date.now() + ms;
   while (!condition()) {
@@ -80,11 +91,19 @@ afterAll(async () => {
 });
 
 describe('startEmbedded', () => {
-  it('serves the "hub" database on 127.0.0.1 on a free port, and stop() leaves no postgres process', async () => {
+  it('serves the "hub" database on a Unix socket in its data folder and on 127.0.0.1, and stop() leaves no postgres process', async () => {
     const db = await start('basic');
-    expect(db.url).toMatch(/^postgres:\/\/postgres:[^@]+@127\.0\.0\.1:\d+\/hub$/);
+    const socketDir = path.join(db.dataDir, 'pg');
+    expect(db.socketDir).toBe(socketDir);
+    expect(db.url).toBe(`postgres://postgres:${password(db.url)}@localhost:${db.port}/hub?host=${encodeURIComponent(socketDir)}`);
     expect(db.port).not.toBe(5432);
-    expect(await query(db.url, 'select 1 as one')).toEqual([{ one: 1 }]);
+    expect(fs.statSync(path.join(socketDir, `.s.PGSQL.${db.port}`)).isSocket()).toBe(true);
+    // The url reaches the server through the socket (no client address); the same password works over TCP.
+    expect(await query(db.url, 'select 1 as one, inet_client_addr() as addr')).toEqual([{ one: 1, addr: null }]);
+    const tcp = `postgres://postgres:${password(db.url)}@127.0.0.1:${db.port}/hub`;
+    expect(await query(tcp, 'select host(inet_client_addr()) as addr')).toEqual([{ addr: '127.0.0.1' }]);
+    // Only the server's user may enter the folder that holds the socket.
+    expect(fs.statSync(socketDir).mode & 0o077).toBe(0);
 
     const pid = postmasterPid(db.dataDir);
     expect(isAlive(pid)).toBe(true);
@@ -95,6 +114,17 @@ describe('startEmbedded', () => {
     expect(isAlive(pid)).toBe(false);
     expect(processesIn(db.dataDir)).toEqual([]);
     expect(fs.existsSync(path.join(db.dataDir, 'pg', 'postmaster.pid'))).toBe(false);
+  });
+
+  it('listens on 127.0.0.1 only where the socket path would not fit in a socket address', async () => {
+    expect(unixSocketDir('/srv/hub/pg')).toBe('/srv/hub/pg');
+    expect(unixSocketDir(`/srv/${'x'.repeat(100)}/pg`)).toBeNull();
+    expect(unixSocketDir('/srv/a,b/pg')).toBeNull();
+    const db = await start(`long-${'x'.repeat(100 - root.length)}`);
+    expect(db.socketDir).toBeNull();
+    expect(db.url).toMatch(/^postgres:\/\/postgres:[^@]+@127\.0\.0\.1:\d+\/hub$/);
+    expect(await query(db.url, 'select host(inet_client_addr()) as addr')).toEqual([{ addr: '127.0.0.1' }]);
+    expect(fs.readdirSync(path.join(db.dataDir, 'pg')).filter((f) => f.startsWith('.s.PGSQL'))).toEqual([]);
   });
 
   it('reuses the data folder and its generated password on the next start', async () => {
