@@ -5,6 +5,8 @@ export interface Server {
   /** http://127.0.0.1:<port>/graphql for the hub; http://127.0.0.1:<port> for the limit server. */
   url: string;
   pid: number;
+  /** The hub's inspector (spawnHub with `inspect`), for collectGarbage before a memory figure is read. */
+  inspectorUrl?: string;
   stop(): Promise<void>;
 }
 
@@ -67,19 +69,41 @@ export function benchWorkers(): number {
 /**
  * The hub as it runs in production: `node dist/src/server/main.js` (built by
  * `npm run bench`), its own process and event loop, never the load
- * generator's. `nodeArgs` e.g. --cpu-prof.
+ * generator's. `nodeArgs` e.g. --cpu-prof. `inspect`: with its inspector on a
+ * free loopback port (one process only: with HUB_WORKERS > 1 the workers would
+ * need ports of their own), which costs nothing until a client attaches.
  */
-export async function spawnHub(env: Record<string, string>, nodeArgs: string[] = []): Promise<Server> {
-  const child = spawn(process.execPath, [...HUB_NODE_FLAGS, ...nodeArgs, path.join(ROOT, 'dist', 'src', 'server', 'main.js')], {
-    cwd: ROOT,
-    env: { ...process.env, HUB_WORKERS: String(benchWorkers()), ...env, PORT: '0', HOST: '127.0.0.1' },
-    stdio: ['ignore', 'pipe', 'pipe'],
+export async function spawnHub(env: Record<string, string>, nodeArgs: string[] = [], opts: { inspect?: boolean } = {}): Promise<Server> {
+  const inspect = opts.inspect === true && benchWorkers() === 1;
+  const child = spawn(
+    process.execPath,
+    [...HUB_NODE_FLAGS, ...nodeArgs, ...(inspect ? ['--inspect=127.0.0.1:0'] : []), path.join(ROOT, 'dist', 'src', 'server', 'main.js')],
+    {
+      cwd: ROOT,
+      env: { ...process.env, HUB_WORKERS: String(benchWorkers()), ...env, PORT: '0', HOST: '127.0.0.1' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
+  let stderr = '';
+  let inspectorUrl: string | undefined;
+  const INSPECTOR = /Debugger listening on (ws:\/\/\S+)/;
+  child.stderr?.on('data', (c: Buffer) => {
+    const text = c.toString('utf8');
+    if (inspect && !inspectorUrl) inspectorUrl = INSPECTOR.exec((stderr += text))?.[1];
+    // The inspector's own notices are not the hub's.
+    const shown = text
+      .split('\n')
+      .filter(
+        (l) => l && !/^(Debugger (listening on|attached|ending on)|Waiting for the debugger|For help, see: https:\/\/nodejs\.org)/.test(l),
+      )
+      .join('\n');
+    if (shown) process.stderr.write(`[hub] ${shown}\n`);
   });
   const m = await waitForLine(child, /serving (http:\/\/\S+\/graphql)/, 'the hub');
   // Keep draining its output: a full pipe would block the hub.
   child.stdout?.resume();
-  child.stderr?.on('data', (c: Buffer) => process.stderr.write(`[hub] ${c.toString('utf8')}`));
-  return { url: m[1], pid: child.pid!, stop: stopper(child) };
+  if (inspect && !inspectorUrl) throw new Error(`the hub started without its inspector:\n${stderr}`);
+  return { url: m[1], pid: child.pid!, inspectorUrl, stop: stopper(child) };
 }
 
 /** bench/limit-server.ts in its own process (ts-node, transpile only). */

@@ -114,7 +114,12 @@ export function markdown(r: Results): string {
     out.push(
       `- subscriptions: ${s.subscribers} graphql-ws subscribers, ${s.events} events, ${s.delivered} of ${s.expected} deliveries; ` +
         `latency from the mutation's answer p50 ${f1(s.p50Ms)} ms, p99 ${f1(s.p99Ms)} ms (from its request p50 ${f1(s.p50FromRequestMs)} ms); ` +
-        `hub RSS ${f0(s.rssBeforeMb)} → ${f0(s.rssAfterMb)} MB, ${f1(s.kbPerSubscriber)} KB per subscriber (the second half alone: ${f1(s.kbPerSubscriberMarginal)} KB each); ` +
+        (s.afterGc
+          ? // The readings as they come include what the young generation has not collected yet, and the collections
+            // taken for the second readings change what the first ones find: only the collected ones are per subscriber.
+            `hub RSS ${f0(s.rssBeforeMb)} → ${f0(s.rssAfterMb)} MB as read, ${f0(s.afterGc.rssBeforeMb)} → ${f0(s.afterGc.rssAfterMb)} MB each right after a full collection of the hub: ` +
+            `**${f1(s.afterGc.kbPerSubscriber)} KB per subscriber** (the second half alone: ${f1(s.afterGc.kbPerSubscriberMarginal)} KB each); `
+          : `hub RSS ${f0(s.rssBeforeMb)} → ${f0(s.rssAfterMb)} MB, ${f1(s.kbPerSubscriber)} KB per subscriber (the second half alone: ${f1(s.kbPerSubscriberMarginal)} KB each); `) +
         `${f1(s.dbTransactionsPerDelivery)} database transactions per delivery (the 20 mutations included).`,
     );
   for (const n of r.notes) out.push(`- ${n}`);

@@ -352,9 +352,18 @@ async function main(): Promise<void> {
       try {
         // A fresh hub process: in one the earlier workloads grew, new subscribers would fit in heap already there.
         await hub.stop();
-        hub = await spawnHub(hubEnv, hubProfileArgs);
+        hub = await spawnHub(hubEnv, hubProfileArgs, { inspect: true });
         running.push(hub);
-        subscriptions = await runSubscriptions(db.url, hub.url, hub.pid, stationToken, subscriptionPersons, subscriberCount, 5);
+        subscriptions = await runSubscriptions(
+          db.url,
+          hub.url,
+          hub.pid,
+          hub.inspectorUrl,
+          stationToken,
+          subscriptionPersons,
+          subscriberCount,
+          5,
+        );
         log(`subscriptions: ${JSON.stringify(subscriptions)}`);
       } catch (err) {
         subscriptions = { failed: (err as Error).message };

@@ -2,6 +2,7 @@ import { createClient, type Client } from 'graphql-ws';
 import { Client as PgClient } from 'pg';
 import WebSocket from 'ws';
 import { cycle, type HandoffPerson } from './handoff';
+import { collectGarbage } from './inspector';
 import { percentile, rssMb } from './load';
 
 /**
@@ -29,6 +30,16 @@ export interface SubscriptionMeasurement {
   kbPerSubscriber: number | null;
   /** RSS growth from half the subscribers to all, per subscriber of the second half: the marginal cost. */
   kbPerSubscriberMarginal?: number | null;
+  /**
+   * The same three readings, each right after a full garbage collection of the hub (bench/inspector.ts): what
+   * the subscribers hold, without the garbage the young generation (64 MB semi-spaces) had not collected yet.
+   */
+  afterGc?: {
+    rssBeforeMb: number | null;
+    rssAfterMb: number | null;
+    kbPerSubscriber: number | null;
+    kbPerSubscriberMarginal: number | null;
+  } | null;
   /** Transactions PostgreSQL committed during the measured events (each autocommit statement is one), per delivery. */
   dbTransactionsPerDelivery: number | null;
 }
@@ -91,6 +102,8 @@ export async function runSubscriptions(
   databaseUrl: string,
   httpUrl: string,
   hubPid: number,
+  /** The hub's inspector (spawnHub `inspect`), or undefined: no readings after a collection. */
+  inspectorUrl: string | undefined,
   token: string,
   persons: HandoffPerson[],
   subscriberCount: number,
@@ -101,6 +114,14 @@ export async function runSubscriptions(
   await cycle(httpUrl, persons[0]);
   await new Promise((r) => setTimeout(r, 1000));
   const rssBeforeMb = rssMb(hubPid);
+  const collected = async () => {
+    if (!inspectorUrl) return null;
+    await collectGarbage(inspectorUrl);
+    await new Promise((r) => setTimeout(r, 200)); // the freed pages leave the RSS as the collector returns them
+    return rssMb(hubPid);
+  };
+  const gcBeforeMb = await collected();
+  let gcHalfMb: number | null = null;
   const subs: Subscriber[] = [];
   try {
     // In two halves, each followed by a priming hand-off that every subscriber must hear before memory is read:
@@ -117,9 +138,13 @@ export async function runSubscriptions(
       if (!primed)
         throw new Error(`only ${subs.filter((s) => s.seen.size > 0).length} of ${subs.length} subscribers heard the priming events`);
       await new Promise((r) => setTimeout(r, 1000));
-      if (target < subscriberCount) rssHalfMb = rssMb(hubPid);
+      if (target < subscriberCount) {
+        rssHalfMb = rssMb(hubPid);
+        gcHalfMb = await collected();
+      }
     }
     const rssAfterMb = rssMb(hubPid);
+    const gcAfterMb = await collected();
 
     const commitsBefore = await commits(databaseUrl);
     const sent: { key: string; respondedAt: number; requestedAt: number }[] = [];
@@ -158,6 +183,15 @@ export async function runSubscriptions(
       rssBeforeMb,
       rssAfterMb,
       kbPerSubscriber: rssBeforeMb !== null && rssAfterMb !== null ? ((rssAfterMb - rssBeforeMb) * 1024) / subs.length : null,
+      afterGc: inspectorUrl
+        ? {
+            rssBeforeMb: gcBeforeMb,
+            rssAfterMb: gcAfterMb,
+            kbPerSubscriber: gcBeforeMb !== null && gcAfterMb !== null ? ((gcAfterMb - gcBeforeMb) * 1024) / subs.length : null,
+            kbPerSubscriberMarginal:
+              gcHalfMb !== null && gcAfterMb !== null ? ((gcAfterMb - gcHalfMb) * 1024) / (subs.length - Math.ceil(subs.length / 2)) : null,
+          }
+        : null,
       kbPerSubscriberMarginal:
         rssHalfMb !== null && rssAfterMb !== null ? ((rssAfterMb - rssHalfMb) * 1024) / (subs.length - Math.ceil(subs.length / 2)) : null,
       dbTransactionsPerDelivery: lat.length ? transactions / lat.length : null,
