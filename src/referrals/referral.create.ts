@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { EntityManager } from 'typeorm';
 import { agenciesById } from '../agencies/agency.cache';
 import { Agency } from '../agencies/agency.entity';
@@ -9,7 +10,7 @@ import { RescueCase } from '../cases/rescue-case.entity';
 import { moveCustody } from '../custody/custody.service';
 import { idempotent } from '../db/idempotency';
 import { constraintName, sqlState } from '../db/transaction';
-import { appendReferralEvents, appendReferralEventWith } from '../events/outbox';
+import { appendReferralEvents, appendReferralEventWith, type AlongsideCte } from '../events/outbox';
 import { optionalText } from '../persons/person.rules';
 import { lockVisiblePerson, personForIntake } from '../persons/person.service';
 import { badInput, conflict, forbidden, notFound } from '../shared/errors';
@@ -33,10 +34,7 @@ async function insertReferral(tx: EntityManager, r: Partial<Referral>): Promise<
   try {
     await repo.insert(referral);
   } catch (err) {
-    if (sqlState(err) === '23505' && constraintName(err) === 'referral_one_open_per_person') {
-      throw conflict('The person already has an open referral; at most one is open at a time.', { field: 'input.personId' });
-    }
-    throw err;
+    throw openReferralConflict(err);
   }
   // Not read back: every column is set here or by the INSERT (its id); what the INSERT left unset is null.
   for (const column of tx.connection.getMetadata(Referral).columns) {
@@ -44,6 +42,79 @@ async function insertReferral(tx: EntityManager, r: Partial<Referral>): Promise<
     if (row[column.propertyName] === undefined) row[column.propertyName] = null;
   }
   return referral;
+}
+
+/** The conflict a second open referral for the person meets (the partial unique index referral_one_open_per_person). */
+function openReferralConflict(err: unknown): unknown {
+  if (sqlState(err) === '23505' && constraintName(err) === 'referral_one_open_per_person') {
+    return conflict('The person already has an open referral; at most one is open at a time.', { field: 'input.personId' });
+  }
+  return err;
+}
+
+/**
+ * A new referral as a data-modifying CTE for appendReferralEventWith: its id chosen here, every column given, so
+ * that the row, its audit entry and its REQUESTED event are one statement (the event's foreign key is checked at
+ * the end of the statement, when the row is there). Returns the referral as the INSERT writes it.
+ */
+type ReferralColumns = Pick<
+  Referral,
+  | 'kind'
+  | 'status'
+  | 'personId'
+  | 'caseId'
+  | 'requestedById'
+  | 'fromAgencyId'
+  | 'toAgencyId'
+  | 'reason'
+  | 'rejectionReason'
+  | 'foundAt'
+  | 'circumstances'
+  | 'createdAt'
+  | 'respondBy'
+  | 'updatedAt'
+  | 'version'
+  | 'escortAgencyId'
+  | 'escortNames'
+>;
+
+function referralInsert(r: ReferralColumns): {
+  referral: Referral;
+  cte: AlongsideCte;
+} {
+  const referral = Object.assign(new Referral(), r, { id: randomUUID() });
+  return {
+    referral,
+    cte: (n) => ({
+      sql: `INSERT INTO referral (id, kind, status, person_id, case_id, requested_by_id, from_agency_id, to_agency_id, reason,
+                                  rejection_reason, found_at, circumstances, created_at, respond_by, updated_at, version,
+                                  escort_agency_id, escort_names)
+            VALUES ($${n}::uuid, $${n + 1}::referral_kind, $${n + 2}::referral_status, $${n + 3}::uuid, $${n + 4}::uuid, $${n + 5}::uuid,
+                    $${n + 6}::uuid, $${n + 7}::uuid, $${n + 8}::varchar, $${n + 9}::rejection_reason, $${n + 10}::varchar,
+                    $${n + 11}::varchar, $${n + 12}::timestamptz, $${n + 13}::timestamptz, $${n + 14}::timestamptz, $${n + 15}::int,
+                    $${n + 16}::uuid, $${n + 17}::varchar[])`,
+      params: [
+        referral.id,
+        r.kind,
+        r.status,
+        r.personId,
+        r.caseId,
+        r.requestedById,
+        r.fromAgencyId,
+        r.toAgencyId,
+        r.reason,
+        r.rejectionReason,
+        r.foundAt,
+        r.circumstances,
+        r.createdAt,
+        r.respondBy,
+        r.updatedAt,
+        r.version,
+        r.escortAgencyId,
+        r.escortNames,
+      ],
+    }),
+  };
 }
 
 const loadReferral = (tx: EntityManager) => (id: string) => tx.getRepository(Referral).findOneByOrFail({ id });
@@ -168,7 +239,8 @@ export async function requestReferral(ctx: RequestContext, input: RequestReferra
         const fromAgencyId = holderId ?? actor.agencyId;
         if (toAgencyId === fromAgencyId) throw badInput('input.toAgencyId', 'The person is already with that agency.');
         const now = new Date();
-        const referral = await insertReferral(tx, {
+        // The row, its audit entry and its event: one statement (one round trip), all in this transaction.
+        const { referral, cte } = referralInsert({
           kind: input.kind,
           status: ReferralStatus.REQUESTED,
           personId,
@@ -177,9 +249,15 @@ export async function requestReferral(ctx: RequestContext, input: RequestReferra
           fromAgencyId,
           toAgencyId,
           reason,
+          rejectionReason: null,
+          foundAt: null,
+          circumstances: null,
           createdAt: now,
           updatedAt: now,
           respondBy: new Date(now.getTime() + ctx.settings.config.responseTimes[input.kind]),
+          version: 1,
+          escortAgencyId: null,
+          escortNames: [],
         });
         await appendReferralEventWith(
           tx,
@@ -190,8 +268,10 @@ export async function requestReferral(ctx: RequestContext, input: RequestReferra
             actorAccountId: actor.accountId,
             actorAgencyId: actor.agencyId,
           },
-          [(n) => auditEntryCte(n, ctx, { action: 'referral.request', subjectType: 'Person', subjectId: personId })],
-        );
+          [cte, (n) => auditEntryCte(n, ctx, { action: 'referral.request', subjectType: 'Person', subjectId: personId })],
+        ).catch((err: unknown) => {
+          throw openReferralConflict(err);
+        });
         return { id: referral.id, value: referral };
       },
       loadReferral(tx),

@@ -1161,16 +1161,43 @@ describe('the round trips of a hand-off', () => {
     expect(seen[4]).toMatch(/UPDATE referral SET status[\s\S]*INSERT INTO audit_log[\s\S]*INSERT INTO referral_event/);
   });
 
-  it('a request is six: begin, the lock with need to know, holder and case, the insert, the event with its audit entry, commit', async () => {
+  it('a request is five: begin, the lock with need to know, holder and case, the referral with its audit entry and its event, commit', async () => {
     const { personId } = await personAtStation();
     // The hospital has been asked before in this file: its row comes from the per-process agency cache.
-    const seen = await during(() =>
-      hub.ok(HandoffRequestDocument, { input: { personId, kind: 'PSYCHIATRIC_EVALUATION', toAgencyId: a.hospital.id } }, a.station.token),
-    );
-    expect(seen).toHaveLength(6);
+    let answer: { requestReferral: { id: string } } | undefined;
+    const seen = await during(async () => {
+      answer = await hub.ok(
+        HandoffRequestDocument,
+        { input: { personId, kind: 'PSYCHIATRIC_EVALUATION', toAgencyId: a.hospital.id, reason: '复诊' } },
+        a.station.token,
+      );
+    });
+    expect(seen).toHaveLength(5);
     expect(seen[1]).toMatch(/AS visible FROM person p WHERE p\.id = \$1::uuid FOR UPDATE OF p$/);
-    expect(seen[3]).toMatch(/^INSERT INTO "referral"/);
-    expect(seen[4]).toMatch(/INSERT INTO audit_log[\s\S]*INSERT INTO referral_event/);
+    expect(seen[3]).toMatch(/INSERT INTO referral \(id, kind[\s\S]*INSERT INTO audit_log[\s\S]*INSERT INTO referral_event/);
+    expect(seen[4]).toMatch(/^COMMIT/);
+    // What the one statement wrote is the whole referral, as a read of it returns it, with its event and audit entry.
+    const [row] = await sql<Record<string, unknown>>(
+      `SELECT r.kind::text, r.status::text, r.person_id, r.reason, r.version, r.escort_names, r.rejection_reason, r.found_at,
+              r.respond_by - r.created_at AS respond_within,
+              (SELECT count(*)::int FROM referral_event e WHERE e.referral_id = r.id AND e.type = 'REQUESTED' AND e.status = 'REQUESTED') AS events,
+              (SELECT count(*)::int FROM audit_log l WHERE l.subject_id = r.person_id AND l.action = 'referral.request') AS audits
+         FROM referral r WHERE r.id = $1`,
+      [uuidOf(answer!.requestReferral.id)],
+    );
+    expect(row).toMatchObject({
+      kind: 'PSYCHIATRIC_EVALUATION',
+      status: 'REQUESTED',
+      person_id: uuidOf(personId),
+      reason: '复诊',
+      version: 1,
+      escort_names: [],
+      rejection_reason: null,
+      found_at: null,
+      events: 1,
+      audits: 1,
+    });
+    expect(row.respond_within).not.toBeNull();
   });
 
   it('answers NOT_FOUND to an agency that is not party to the person, and writes nothing', async () => {
