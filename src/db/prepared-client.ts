@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { Client } from 'pg';
+import { Client, type ClientConfig, type QueryResult } from 'pg';
 
 /**
  * Each connection prepares at most this many statements; past it, queries
@@ -48,6 +48,63 @@ function nameOf(text: string): string {
 export class PreparingClient extends Client {
   /** Names this connection has been asked to prepare (pg itself tracks which it has parsed). */
   readonly preparedHere = new Set<string>();
+  /** A START TRANSACTION written into the corked socket, waiting to leave with the next statement (beginWithNext). */
+  pendingBegin: { sent: Promise<unknown>; timer: NodeJS.Immediate; corked: boolean } | null = null;
+
+  constructor(config?: string | ClientConfig) {
+    // Pipeline mode: pg sends a query without waiting for the answer to the one before (each keeps its own Sync,
+    // so an error still belongs to its own query). Callers here never have two queries in flight on a connection,
+    // except the START TRANSACTION that beginWithNext sends ahead.
+    super(typeof config === 'string' ? { connectionString: config, pipeline: true } : { ...config, pipeline: true });
+  }
+}
+
+/** What TypeORM reads from the answer to START TRANSACTION (nothing but that it came). */
+const BEGUN = { command: 'BEGIN', rowCount: null, rows: [], fields: [], oid: 0 } as unknown as QueryResult;
+
+/**
+ * TypeORM opens every transaction with a START TRANSACTION of its own and waits for the answer before the first
+ * statement: a round trip, and a wake-up of the server, that carries nothing (4 of a hand-off cycle's 22, issue 7).
+ * Instead the START TRANSACTION is written into the corked socket and answered at once; the next statement on the
+ * connection is written behind it and both leave in one write (release), the server runs them in order, and the
+ * statement's answer comes after the BEGIN's. Should nothing follow within this turn of the event loop, the
+ * START TRANSACTION leaves alone.
+ *
+ * What a failed BEGIN would mean: PostgreSQL refuses a BEGIN only when the connection is going away (a
+ * transaction already open is a warning), and then the statement behind it fails too; the statement's caller
+ * gets the BEGIN's error either way, so a transaction never goes on as if it had begun.
+ */
+function beginWithNext(client: PreparingClient): Promise<QueryResult> {
+  const stream = (client as unknown as { connection: { stream: NodeJS.WritableStream & { cork(): void; uncork(): void } } }).connection
+    .stream;
+  stream.cork();
+  const sent = Promise.resolve(pgQuery(client, 'START TRANSACTION') as Promise<QueryResult>);
+  sent.catch(() => undefined); // reported to the statement behind it (release)
+  const pending = { sent, corked: true, timer: setImmediate(() => uncork(client, pending)) };
+  client.pendingBegin = pending;
+  return Promise.resolve(BEGUN);
+}
+
+function uncork(client: PreparingClient, pending: NonNullable<PreparingClient['pendingBegin']>): void {
+  if (!pending.corked) return;
+  pending.corked = false;
+  clearImmediate(pending.timer);
+  (client as unknown as { connection: { stream: { uncork(): void } } }).connection.stream.uncork();
+}
+
+/** Sends what beginWithNext corked (if the timer has not); returns the BEGIN's answer, for the statement behind it to wait on. */
+function release(client: PreparingClient): Promise<unknown> | null {
+  const pending = client.pendingBegin;
+  if (!pending) return null;
+  client.pendingBegin = null;
+  uncork(client, pending);
+  return pending.sent;
+}
+
+/** The statement's answer, or the START TRANSACTION's error when that failed. */
+function behindBegin(begin: Promise<unknown> | null, result: unknown): unknown {
+  if (!begin || !(result instanceof Promise)) return result;
+  return Promise.all([begin, result]).then(([, answer]) => answer as unknown);
 }
 
 type UntypedQuery = (this: Client, config: unknown, values?: unknown, callback?: unknown) => unknown;
@@ -59,12 +116,20 @@ function pgQuery(client: Client, config: unknown, values?: unknown, callback?: u
 
 // Assigned to the prototype rather than declared as a method, so that the class keeps pg's typed overloads of query.
 PreparingClient.prototype.query = function (this: PreparingClient, config: unknown, values?: unknown, callback?: unknown) {
-  if (typeof config === 'string' && Array.isArray(values) && values.length > 0 && !config.startsWith(PLAN_EACH_CALL)) {
-    const name = nameOf(config);
-    if (this.preparedHere.has(name) || this.preparedHere.size < MAX_PREPARED_PER_CONNECTION) {
-      this.preparedHere.add(name);
-      return pgQuery(this, { name, text: config, values }, callback);
+  if (config === 'START TRANSACTION' && values === undefined && callback === undefined && !this.pendingBegin) return beginWithNext(this);
+  let result: unknown;
+  try {
+    if (typeof config === 'string' && Array.isArray(values) && values.length > 0 && !config.startsWith(PLAN_EACH_CALL)) {
+      const name = nameOf(config);
+      if (this.preparedHere.has(name) || this.preparedHere.size < MAX_PREPARED_PER_CONNECTION) {
+        this.preparedHere.add(name);
+        result = pgQuery(this, { name, text: config, values }, callback);
+      }
     }
+    if (result === undefined) result = pgQuery(this, config, values, callback);
+  } finally {
+    // In pipeline mode pg has written the statement by now (into the corked socket, behind the BEGIN).
+    result = behindBegin(release(this), result);
   }
-  return pgQuery(this, config, values, callback);
+  return result;
 } as Client['query'];

@@ -67,6 +67,77 @@ describe('every parameterised statement is prepared once per connection (issue 7
   });
 });
 
+/** The socket writes of `client`'s connection while `work` runs: how many, and how many messages each carried. */
+async function writesDuring(c: PreparingClient, work: () => Promise<unknown>): Promise<number[]> {
+  const stream = (c as unknown as { connection: { stream: Record<string, unknown> } }).connection.stream;
+  const write = stream._write as (...args: unknown[]) => unknown;
+  const writev = stream._writev as (chunks: unknown[], ...rest: unknown[]) => unknown;
+  const writes: number[] = [];
+  stream._write = function (this: unknown, ...args: unknown[]) {
+    writes.push(1);
+    return write.apply(this, args);
+  };
+  stream._writev = function (this: unknown, chunks: unknown[], ...rest: unknown[]) {
+    writes.push(chunks.length);
+    return writev.call(this, chunks, ...rest);
+  };
+  try {
+    await work();
+  } finally {
+    stream._write = write;
+    stream._writev = writev;
+  }
+  return writes;
+}
+
+describe('START TRANSACTION leaves with the first statement of the transaction (issue 7: one round trip fewer per change)', () => {
+  it('writes the BEGIN and the statement behind it in one write, and the statement runs inside the transaction', async () => {
+    const writes = await writesDuring(client, async () => {
+      await client.query('START TRANSACTION');
+      const { rows } = await client.query<{ inside: boolean }>('SELECT now() <> statement_timestamp() OR $1::bool AS inside', [false]);
+      expect(rows).toEqual([{ inside: true }]);
+      expect(client.getTransactionStatus()).toBe('T');
+    });
+    // START TRANSACTION (1 message) and Parse, Bind, Describe, Execute, Sync in a single write.
+    expect(writes).toEqual([6]);
+    await client.query('ROLLBACK');
+    expect(client.getTransactionStatus()).toBe('I');
+  });
+
+  it('keeps a transaction whole: a statement that fails behind the BEGIN fails the transaction, and ROLLBACK undoes what came before', async () => {
+    await client.query('CREATE TEMP TABLE t (n int PRIMARY KEY)');
+    await client.query('START TRANSACTION');
+    await client.query('INSERT INTO t VALUES ($1::int)', [1]);
+    await expect(client.query('INSERT INTO t VALUES ($1::int)', [1])).rejects.toMatchObject({ code: '23505' });
+    await expect(client.query('SELECT $1::int', [1])).rejects.toMatchObject({ code: '25P02' }); // in failed transaction
+    await client.query('ROLLBACK');
+    expect((await client.query('SELECT count(*)::int AS n FROM t')).rows).toEqual([{ n: 0 }]);
+  });
+
+  it('sends a BEGIN that nothing follows by itself, within the same turn of the event loop', async () => {
+    await client.query('START TRANSACTION');
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    // The server has it: the transaction is open before any statement was written behind it.
+    const { rows } = await client.query<{ n: number }>(
+      'SELECT count(*)::int AS n FROM pg_stat_activity WHERE pid = pg_backend_pid() AND xact_start IS NOT NULL',
+    );
+    expect(rows).toEqual([{ n: 1 }]);
+    await client.query('COMMIT');
+  });
+
+  it('answers START TRANSACTION at once, an empty transaction commits, and the next one begins again', async () => {
+    for (let i = 0; i < 3; i++) {
+      await client.query('START TRANSACTION');
+      await client.query('COMMIT');
+      expect(client.getTransactionStatus()).toBe('I');
+    }
+    await client.query('START TRANSACTION');
+    expect((await client.query<{ n: number }>('SELECT $1::int AS n', [7])).rows).toEqual([{ n: 7 }]);
+    expect(client.getTransactionStatus()).toBe('T');
+    await client.query('COMMIT');
+  });
+});
+
 describe("the hub's data source", () => {
   it('prepares its parameterised statements', async () => {
     const ds = createDataSource({ url: db.url, entities: [], poolSize: 1 });
