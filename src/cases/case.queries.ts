@@ -1,5 +1,6 @@
 import { PARTY_SQL } from '../access/access.policy';
 import { AgencyKind, requireAuthenticated } from '../auth/actor';
+import type { GraphQLResolveInfo } from 'graphql';
 import type { RequestContext } from '../auth/context';
 import { pageSize, uuidOf } from '../shared/relay';
 import { connectionTypes } from '../shared/page-info';
@@ -11,6 +12,33 @@ import { RescueCase } from './rescue-case.entity';
 
 export const { Connection: RescueCaseConnection } = connectionTypes('RescueCase', RescueCase);
 export type RescueCaseConnection = InstanceType<typeof RescueCaseConnection>;
+
+/** What a module below this one reads for a whole page of cases (given the page and the query's selection of it). */
+export type CasePagePrefetch = (ctx: RequestContext, cases: readonly RescueCase[], info: GraphQLResolveInfo) => Promise<unknown> | null;
+
+const prefetches: CasePagePrefetch[] = [];
+
+/**
+ * Modules that add fields to RescueCase (referrals: referral.resolver.ts) register here what those fields read,
+ * and `cases` reads it for the whole page before it answers: the statement is the one the fields' loader would
+ * have batched anyway, but every field below the page then answers with a value instead of a promise (each
+ * promise costs graphql-js a microtask and its object a promiseForObject; issue 7). Registered, not imported,
+ * because imports point from those modules to this one.
+ */
+export function prefetchForCasePages(prefetch: CasePagePrefetch): void {
+  prefetches.push(prefetch);
+}
+
+/** Runs the registered prefetches for a page; answers once they have read what they need. */
+export async function prefetchCasePage(
+  ctx: RequestContext,
+  page: RescueCaseConnection,
+  info: GraphQLResolveInfo,
+): Promise<RescueCaseConnection> {
+  const cases = page.edges.map((e) => e.node);
+  if (cases.length > 0) await Promise.all(prefetches.map((p) => p(ctx, cases, info)));
+  return page;
+}
 
 /**
  * Newest first, keyset-paginated on (opened_at, id) so pages stay stable

@@ -14,7 +14,7 @@ import { uuidOf } from '../shared/relay';
 import { CaseStatus } from './case.enums';
 import { CaseFilter, CloseCaseInput, ExtendRescuePeriodInput, OpenCaseInput } from './case.input';
 import { caseLoaders } from './case.loaders';
-import { listCases, RescueCaseConnection } from './case.queries';
+import { listCases, prefetchCasePage, RescueCaseConnection } from './case.queries';
 import { closeCase, extendRescuePeriod, openCase } from './case.service';
 import { RescueCase, RescuePeriodExtension } from './rescue-case.entity';
 
@@ -43,7 +43,9 @@ export class CaseResolver {
     @Arg('after', () => String, { nullable: true }) after: string | null,
     @Info() info: GraphQLResolveInfo,
   ): Promise<RescueCaseConnection> {
-    return listCases(ctx, filter, first, after, selectsPath(info, ['edges', 'node', 'person']));
+    return listCases(ctx, filter, first, after, selectsPath(info, ['edges', 'node', 'person'])).then((page) =>
+      prefetchCasePage(ctx, page, info),
+    );
   }
 
   @Mutation(() => RescueCase, { description: 'station: register a person who came in without a referral' })

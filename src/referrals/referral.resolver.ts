@@ -7,6 +7,7 @@ import { noteRead } from '../audit/audit.service';
 import { requireAuthenticated } from '../auth/actor';
 import type { RequestContext } from '../auth/context';
 import { loadVisibleCase } from '../cases/case.resolver';
+import { prefetchForCasePages } from '../cases/case.queries';
 import { RescueCase } from '../cases/rescue-case.entity';
 import { custodyLoaders } from '../custody/custody.resolver';
 import { CustodyRecord } from '../custody/custody-record.entity';
@@ -15,6 +16,7 @@ import { Person } from '../persons/person.entity';
 import { requiredVisiblePerson } from '../persons/person.loaders';
 import { isRedacted } from '../persons/person.resolver';
 import { notFound } from '../shared/errors';
+import { selectsPath } from '../shared/look-ahead';
 import { uuidOf } from '../shared/relay';
 import { logEscortedPerson, requestReferral, escortNames } from './referral.create';
 import { BedAssignment, Diagnosis, Referral, ReferralEvent } from './referral.entity';
@@ -188,6 +190,11 @@ export class ReferralEventResolver {
     return e.actorAccountId ? agencyLoaders(ctx).account.load(e.actorAccountId) : null;
   }
 }
+
+// A page of cases that shows its referrals reads them for the whole page before it answers (case.queries.ts).
+prefetchForCasePages((ctx, cases, info) =>
+  selectsPath(info, ['edges', 'node', 'referrals']) ? referralLoaders(ctx).byCase.loadMany(cases.map((c) => c.id)) : null,
+);
 
 @Resolver(() => RescueCase)
 export class CaseReferralsResolver {

@@ -214,6 +214,40 @@ describe('batching (DataLoaders)', () => {
     expect(statements.filter((s) => /holds_case/.test(s))).toHaveLength(1);
   });
 
+  it('reads the referrals of a whole page in one statement, and none when the query does not show them', async () => {
+    const post = async (query: string) => {
+      const res = await fetch(hub.url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${station.token}` },
+        body: JSON.stringify({ query }),
+      });
+      const body = (await res.json()) as {
+        data?: { cases: { edges: { node: { id: string; referrals?: { id: string }[] } }[] } };
+        errors?: unknown;
+      };
+      expect(body.errors).toBeUndefined();
+      return body.data!.cases.edges.map((e) => e.node);
+    };
+    const referralReads = (statements: string[]) => statements.filter((s) => /"__key"[\s\S]*FROM\s+"?referral"?\s+t\b/i.test(s));
+    let withReferrals: { id: string; referrals?: { id: string }[] }[] = [];
+    const shown = await statementsDuring(
+      async () => (withReferrals = await post('{ cases(first: 50) { edges { node { id referrals { id } } } } }')),
+    );
+    expect(referralReads(shown)).toHaveLength(1);
+    expect(referralReads(await statementsDuring(() => post('{ cases(first: 50) { edges { node { id } } } }')))).toEqual([]);
+    // The same referrals, in the same order, as each case read alone.
+    for (const node of withReferrals.filter((n) => n.referrals!.length > 0).slice(0, 3)) {
+      const res = await fetch(hub.url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${station.token}` },
+        body: JSON.stringify({ query: 'query ($id: ID!) { rescueCase(id: $id) { referrals { id } } }', variables: { id: node.id } }),
+      });
+      const one = (await res.json()) as { data: { rescueCase: { referrals: { id: string }[] } } };
+      expect(one.data.rescueCase.referrals).toEqual(node.referrals);
+    }
+    expect(withReferrals.some((n) => n.referrals!.length > 0)).toBe(true);
+  });
+
   it('writes the reads of a whole page to the audit log in one INSERT', async () => {
     let requestId = '';
     const statements = await statementsDuring(async () => {
