@@ -71,8 +71,9 @@ const BEGUN = { command: 'BEGIN', rowCount: null, rows: [], fields: [], oid: 0 }
  * START TRANSACTION leaves alone.
  *
  * What a failed BEGIN would mean: PostgreSQL refuses a BEGIN only when the connection is going away (a
- * transaction already open is a warning), and then the statement behind it fails too; the statement's caller
- * gets the BEGIN's error either way, so a transaction never goes on as if it had begun.
+ * transaction already open is a warning), and then the statement behind it fails too; the statement's promise
+ * carries the BEGIN's error either way, so a transaction never goes on as if it had begun (TypeORM, the only
+ * caller that starts transactions, always takes promises; a statement given a callback is not held back).
  */
 function beginWithNext(client: PreparingClient): Promise<QueryResult> {
   const stream = (client as unknown as { connection: { stream: NodeJS.WritableStream & { cork(): void; uncork(): void } } }).connection
