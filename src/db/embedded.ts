@@ -423,9 +423,9 @@ async function spawnServer(
   port: number,
   runAs: RunAs,
   persistent: boolean,
+  socketDir: string | null,
   log: (msg: string) => void,
 ): Promise<SpawnResult> {
-  const socketDir = unixSocketDir(pgDir);
   const args = [
     '-D',
     pgDir,
@@ -562,11 +562,12 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<EmbeddedData
       await initialise(dataDir, pgDir, password, bin, runAs, persistent, log);
     }
 
+    const socketDir = unixSocketDir(pgDir);
     // A port found free can be taken before postgres binds it; only a port we picked may be retried.
     let port = 0;
     for (let attempt = 1; ; attempt++) {
       port = opts.port ?? (await freePort());
-      const result = await spawnServer(bin, pgDir, port, runAs, persistent, log);
+      const result = await spawnServer(bin, pgDir, port, runAs, persistent, socketDir, log);
       if (result.ok) {
         child = result.child;
         break;
@@ -597,7 +598,6 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<EmbeddedData
 
     const server = child;
     let stopping: Promise<void> | undefined;
-    const socketDir = unixSocketDir(pgDir);
     const credentials = `${USER}:${encodeURIComponent(password)}`;
     return {
       url: socketDir

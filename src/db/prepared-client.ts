@@ -59,6 +59,11 @@ export class PreparingClient extends Client {
   }
 }
 
+/** The connection's socket (pg keeps it on its internal Connection). */
+function socketOf(client: PreparingClient): { cork(): void; uncork(): void } {
+  return (client as unknown as { connection: { stream: { cork(): void; uncork(): void } } }).connection.stream;
+}
+
 /** What TypeORM reads from the answer to START TRANSACTION (nothing but that it came). */
 const BEGUN = { command: 'BEGIN', rowCount: null, rows: [], fields: [], oid: 0 } as unknown as QueryResult;
 
@@ -76,9 +81,7 @@ const BEGUN = { command: 'BEGIN', rowCount: null, rows: [], fields: [], oid: 0 }
  * caller that starts transactions, always takes promises; a statement given a callback is not held back).
  */
 function beginWithNext(client: PreparingClient): Promise<QueryResult> {
-  const stream = (client as unknown as { connection: { stream: NodeJS.WritableStream & { cork(): void; uncork(): void } } }).connection
-    .stream;
-  stream.cork();
+  socketOf(client).cork();
   const sent = Promise.resolve(pgQuery(client, 'START TRANSACTION') as Promise<QueryResult>);
   sent.catch(() => undefined); // reported to the statement behind it (release)
   const pending = { sent, corked: true, timer: setImmediate(() => uncork(client, pending)) };
@@ -90,7 +93,7 @@ function uncork(client: PreparingClient, pending: NonNullable<PreparingClient['p
   if (!pending.corked) return;
   pending.corked = false;
   clearImmediate(pending.timer);
-  (client as unknown as { connection: { stream: { uncork(): void } } }).connection.stream.uncork();
+  socketOf(client).uncork();
 }
 
 /** Sends what beginWithNext corked (if the timer has not); returns the BEGIN's answer, for the statement behind it to wait on. */

@@ -27,19 +27,14 @@ export function escortNames(field: string, names: string[]): string[] {
   return names.map((n, i) => requiredText(`${field}.${i}`, n, 50));
 }
 
-/** Inserts the referral; the database's partial unique index refuses a second open one for the person. */
-async function insertReferral(tx: EntityManager, r: Partial<Referral>): Promise<Referral> {
-  const repo = tx.getRepository(Referral);
-  const referral = repo.create({ version: 1, escortNames: [], ...r });
+/** Inserts the referral on its own (referralInsert's statement); the partial unique index refuses a second open one for the person. */
+async function insertReferral(tx: EntityManager, r: ReferralColumns): Promise<Referral> {
+  const { referral, cte } = referralInsert(r);
+  const { sql, params } = cte(1);
   try {
-    await repo.insert(referral);
+    await tx.query(sql, params);
   } catch (err) {
     throw openReferralConflict(err);
-  }
-  // Not read back: every column is set here or by the INSERT (its id); what the INSERT left unset is null.
-  for (const column of tx.connection.getMetadata(Referral).columns) {
-    const row = referral as unknown as Record<string, unknown>;
-    if (row[column.propertyName] === undefined) row[column.propertyName] = null;
   }
   return referral;
 }
@@ -52,11 +47,6 @@ function openReferralConflict(err: unknown): unknown {
   return err;
 }
 
-/**
- * A new referral as a data-modifying CTE for appendReferralEventWith: its id chosen here, every column given, so
- * that the row, its audit entry and its REQUESTED event are one statement (the event's foreign key is checked at
- * the end of the statement, when the row is there). Returns the referral as the INSERT writes it.
- */
 type ReferralColumns = Pick<
   Referral,
   | 'kind'
@@ -78,6 +68,12 @@ type ReferralColumns = Pick<
   | 'escortNames'
 >;
 
+/**
+ * A new referral's INSERT, as a data-modifying CTE for appendReferralEventWith or a statement of its own: its id
+ * chosen here and every column given, so nothing is read back, and the row, its audit entry and its REQUESTED
+ * event can be one statement (the event's foreign key is checked at the end of the statement, when the row is
+ * there). Returns the referral as the INSERT writes it.
+ */
 function referralInsert(r: ReferralColumns): {
   referral: Referral;
   cte: AlongsideCte;
@@ -151,6 +147,8 @@ export async function logEscortedPerson(ctx: RequestContext, input: LogEscortedP
           requestedById: actor.agencyId,
           fromAgencyId: actor.agencyId,
           toAgencyId: stationId,
+          reason: null,
+          rejectionReason: null,
           foundAt,
           circumstances,
           createdAt: now,
