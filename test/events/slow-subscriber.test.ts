@@ -48,6 +48,10 @@ describe('a subscriber that stops reading', () => {
     const referralId = requestReferral.id;
 
     const feed = eventFeedOf(hub.hub.db);
+    // The feed dispatches a commit's events a moment after the commit's answer: wait until it has passed the
+    // request's REQUESTED event, so that the live subscribers below start after it and hear only the 50 sent.
+    const [{ seq }]: { seq: number }[] = await hub.hub.db.query('SELECT max(seq)::int AS seq FROM referral_event');
+    await eventually('the feed past the request', () => feed.position >= seq);
     const slow = rawSubscriber(a.hospital.token, print(BulkyReferralEventsDocument));
     const healthy = subscribe(hub.url, a.hospital.supervisorToken, LiveReferralEventsDocument, {});
     open.push(healthy as Live<unknown>);
