@@ -21,7 +21,7 @@ export interface BenchDatabase {
  * for a laptop, not for a server of this size. Durability stays on
  * (fsync, synchronous_commit): every write the hub makes pays its commit.
  */
-const EMBEDDED_SETTINGS: Record<string, string> = {
+export const EMBEDDED_SETTINGS: Record<string, string> = {
   shared_buffers: '2GB',
   effective_cache_size: '8GB',
   max_wal_size: '8GB',

@@ -1,4 +1,5 @@
 import { IsNull, type EntityManager } from 'typeorm';
+import { standalone, type AlongsideCte } from '../db/cte';
 import { CustodyRecord } from './custody-record.entity';
 
 /**
@@ -19,10 +20,26 @@ export async function currentCustody(tx: EntityManager, personId: string): Promi
 
 /**
  * Closes the open span (if any) and opens one for `holderId`; a no-op when the holder already has the person.
- * One statement: the open span is locked first (`open`), then closed (`closed`), and the new span's row is
- * built from `count(*) FROM closed`, so it cannot be inserted before the close has run (the partial unique
- * index allows one open span per person; the closed row, updated by this transaction, no longer counts).
+ * One statement, or part of the caller's (a hand-off step writes it beside its change, its audit entry and its
+ * event: referral.step.ts): the open span is locked first (`_open`), then closed (`_closed`), and the new span's
+ * row is built from `count(*) FROM _closed`, so it cannot be inserted before the close has run (the partial
+ * unique index allows one open span per person; the closed row, updated by this transaction, no longer counts).
  */
+export function custodyMove(personId: string, holderId: string, cause: CustodyCause, at: Date): AlongsideCte {
+  return (n, name) => ({
+    before: [
+      `${name}_open AS (SELECT id, holder_id FROM custody_record WHERE person_id = $${n}::uuid AND to_at IS NULL FOR UPDATE)`,
+      `${name}_closed AS (UPDATE custody_record c SET to_at = $${n + 2}::timestamptz FROM ${name}_open o
+                           WHERE c.id = o.id AND o.holder_id <> $${n + 1}::uuid RETURNING c.id)`,
+    ],
+    sql: `INSERT INTO custody_record (person_id, holder_id, from_at, referral_id, case_id)
+          SELECT $${n}::uuid, $${n + 1}::uuid, $${n + 2}::timestamptz, $${n + 3}::uuid, $${n + 4}::uuid FROM (SELECT count(*) FROM ${name}_closed) AS done
+           WHERE NOT EXISTS (SELECT 1 FROM ${name}_open o WHERE o.holder_id = $${n + 1}::uuid)`,
+    params: [personId, holderId, at, cause.referralId ?? null, cause.caseId ?? null],
+  });
+}
+
+/** custodyMove as a statement of its own. */
 export async function moveCustody(
   tx: EntityManager,
   personId: string,
@@ -30,14 +47,8 @@ export async function moveCustody(
   cause: CustodyCause,
   at = new Date(),
 ): Promise<void> {
-  await tx.query(
-    `WITH open AS (SELECT id, holder_id FROM custody_record WHERE person_id = $1 AND to_at IS NULL FOR UPDATE),
-          closed AS (UPDATE custody_record c SET to_at = $3 FROM open WHERE c.id = open.id AND open.holder_id <> $2 RETURNING c.id)
-     INSERT INTO custody_record (person_id, holder_id, from_at, referral_id, case_id)
-     SELECT $1::uuid, $2::uuid, $3::timestamptz, $4::uuid, $5::uuid FROM (SELECT count(*) FROM closed) AS done
-      WHERE NOT EXISTS (SELECT 1 FROM open WHERE open.holder_id = $2)`,
-    [personId, holderId, at, cause.referralId ?? null, cause.caseId ?? null],
-  );
+  const { sql, params } = standalone(custodyMove(personId, holderId, cause, at), 'custody');
+  await tx.query(sql, params);
 }
 
 /** Only when nobody holds the person yet (e.g. a walk-in at the station); returns whether it took custody. */

@@ -50,6 +50,10 @@ export class PreparingClient extends Client {
   readonly preparedHere = new Set<string>();
   /** A START TRANSACTION written into the corked socket, waiting to leave with the next statement (beginWithNext). */
   pendingBegin: { sent: Promise<unknown>; timer: NodeJS.Immediate; corked: boolean } | null = null;
+  /** Set by commitWithNext (transaction.ts): the next statement is the transaction's last, and its COMMIT leaves with it. */
+  commitNext = false;
+  /** The COMMIT sent behind that statement, which the transaction's own COMMIT then waits on instead of sending one. */
+  committedAhead: Promise<QueryResult> | null = null;
 
   constructor(config?: string | ClientConfig) {
     // Pipeline mode: pg sends a query without waiting for the answer to the one before (each keeps its own Sync,
@@ -118,9 +122,67 @@ function pgQuery(client: Client, config: unknown, values?: unknown, callback?: u
   return (Client.prototype.query as UntypedQuery).call(client, config, values, callback);
 }
 
+const ENDS = new Set(['COMMIT', 'ROLLBACK']);
+
+/**
+ * What the transaction's own COMMIT or ROLLBACK gets once its COMMIT has left behind its last statement. The
+ * COMMIT: the answer of the one sent. A ROLLBACK: the last statement failed (the server turned the COMMIT behind
+ * it into a ROLLBACK, and a second one is only a warning), or code after it threw although nothing may run there,
+ * which is said loudly: the change has committed.
+ */
+function afterCommitAhead(client: PreparingClient, config: unknown): Promise<QueryResult> | null {
+  const ahead = client.committedAhead;
+  if (!ahead) return null;
+  client.committedAhead = null;
+  client.commitNext = false;
+  if (config === 'COMMIT') return ahead;
+  if (config === 'ROLLBACK') {
+    ahead.then(
+      (r) => {
+        if (r.command === 'COMMIT')
+          process.emitWarning('A transaction committed with its last statement, then failed after it (commitWithNext).');
+      },
+      () => undefined,
+    );
+    return null;
+  }
+  throw new Error('A statement after its transaction has committed (commitWithNext): the last statement must be the last.');
+}
+
+/**
+ * The statement, and the COMMIT right behind it, in one write: the round trip of the COMMIT, and a wake-up of the
+ * server, saved (issue 7). When the statement fails, the server answers the COMMIT behind it with ROLLBACK (a
+ * transaction in error ends in a rollback however it is ended), so nothing commits that the caller did not see
+ * succeed; when the COMMIT fails, the statement's promise carries its error, as the COMMIT's would have.
+ */
+function sendWithCommit(client: PreparingClient, send: () => unknown): unknown {
+  client.commitNext = false;
+  const socket = socketOf(client);
+  socket.cork();
+  let result: unknown;
+  let commit: Promise<QueryResult>;
+  try {
+    result = send();
+  } finally {
+    commit = Promise.resolve(pgQuery(client, 'COMMIT') as Promise<QueryResult>);
+    socket.uncork();
+  }
+  commit.catch(() => undefined); // reported to the statement's caller below
+  client.committedAhead = commit;
+  return Promise.all([result, commit]).then(([answer]) => answer as unknown);
+}
+
 // Assigned to the prototype rather than declared as a method, so that the class keeps pg's typed overloads of query.
 PreparingClient.prototype.query = function (this: PreparingClient, config: unknown, values?: unknown, callback?: unknown) {
   if (config === 'START TRANSACTION' && values === undefined && callback === undefined && !this.pendingBegin) return beginWithNext(this);
+  if (this.committedAhead) {
+    const answer = afterCommitAhead(this, config);
+    if (answer) return answer;
+  }
+  if (this.commitNext && typeof config === 'string' && !ENDS.has(config) && callback === undefined) {
+    return sendWithCommit(this, () => this.query(config, values as unknown[]));
+  }
+  if (ENDS.has(config as string)) this.commitNext = false;
   let result: unknown;
   try {
     if (typeof config === 'string' && Array.isArray(values) && values.length > 0 && !config.startsWith(PLAN_EACH_CALL)) {

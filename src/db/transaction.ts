@@ -7,6 +7,7 @@ import {
   type TransactionCommitEvent,
   type TransactionRollbackEvent,
 } from 'typeorm';
+import { PreparingClient } from './prepared-client';
 
 /** PostgreSQL SQLSTATEs after which the whole transaction may simply be run again. */
 const RETRYABLE = new Set(['40001' /* serialization_failure */, '40P01' /* deadlock_detected */]);
@@ -39,6 +40,21 @@ export function sqlState(err: unknown): string | undefined {
 export function constraintName(err: unknown): string | undefined {
   const e = err as { constraint?: string; driverError?: { constraint?: string } };
   return e?.driverError?.constraint ?? e?.constraint;
+}
+
+/**
+ * The next statement `tx` runs is the last of its transaction: its COMMIT leaves in the same write and the
+ * transaction's own COMMIT waits for that one's answer (prepared-client.ts), one round trip fewer per change
+ * (issue 7). Only where nothing can follow it: the statement then answers only once the transaction has
+ * committed, or with the error that rolled it back, so a caller that goes on after it has nothing left to do but
+ * return; a statement sent after it is refused. Not inside a savepoint, whose COMMIT would end the outer
+ * transaction, nor on a connection that is not the hub's own client (nothing changes there).
+ */
+export function commitWithNext(tx: EntityManager): void {
+  const runner = tx.queryRunner as (QueryRunner & { databaseConnection?: unknown; transactionDepth?: number }) | undefined;
+  if (!runner?.isTransactionActive) throw new Error('commitWithNext needs a transaction.');
+  if (runner.transactionDepth !== 1) return;
+  if (runner.databaseConnection instanceof PreparingClient) runner.databaseConnection.commitNext = true;
 }
 
 const commitHooks = new WeakMap<QueryRunner, (() => void)[]>();

@@ -1,5 +1,6 @@
 import type { EntityManager } from 'typeorm';
-import { afterCommit } from '../db/transaction';
+import type { AlongsideCte } from '../db/cte';
+import { afterCommit, commitWithNext } from '../db/transaction';
 import { wakeUpsOf } from './wake-up';
 
 export interface NewReferralEvent {
@@ -48,26 +49,34 @@ export async function appendReferralEvents(tx: EntityManager, events: NewReferra
   return rows.map((r) => ({ seq: r.seq, occurredAt: r.occurred_at }));
 }
 
-/** A data-modifying statement run as a CTE beside the event's INSERT; its parameters start at the `n` it is given. */
-export type AlongsideCte = (n: number) => { sql: string; params: unknown[] };
-
 /**
  * appendReferralEvents for one event, and in the SAME statement the caller's other writes of the change
  * (`alongside`, each a data-modifying CTE: PostgreSQL runs every one of them to completion, with the
  * statement's snapshot, whether or not the INSERT reads them). One round trip instead of one per write:
  * each is a loopback send and a wake-up of the server (writev was 27% of the hub's CPU in the hand-off
  * benchmark). The transaction-id rule is the same: the INSERT takes its row from the MATERIALIZED xact CTE.
+ * `last`: nothing follows in the transaction, whose COMMIT then leaves with the statement (commitWithNext).
  */
-export async function appendReferralEventWith(tx: EntityManager, event: NewReferralEvent, alongside: AlongsideCte[]): Promise<void> {
+export async function appendReferralEventWith(
+  tx: EntityManager,
+  event: NewReferralEvent,
+  alongside: AlongsideCte[],
+  opts: { last?: boolean } = {},
+): Promise<void> {
   const params: unknown[] = [];
   const ctes: string[] = [];
   for (const [i, build] of alongside.entries()) {
-    const cte = build(params.length + 1);
-    ctes.push(`change_${i} AS (${cte.sql})`);
+    const name = `change_${i}`;
+    const cte = build(params.length + 1, name);
+    ctes.push(...(cte.before ?? []), `${name} AS (${cte.sql})`);
     params.push(...cte.params);
   }
   const n = params.length + 1;
   params.push(event.referralId, event.type, event.status, event.actorAccountId, event.actorAgencyId, event.note ?? null);
+  // The wake-up is registered first: with `last`, the transaction has committed when the statement answers.
+  const wakeUps = wakeUpsOf(tx.dataSource);
+  afterCommit(tx, () => wakeUps.eventsCommitted());
+  if (opts.last) commitWithNext(tx);
   await tx.query(
     `WITH ${ctes.map((c) => `${c}, `).join('')}xact AS MATERIALIZED (SELECT pg_current_xact_id() AS id)
      INSERT INTO referral_event (referral_id, type, status, actor_account_id, actor_agency_id, note)
@@ -75,8 +84,6 @@ export async function appendReferralEventWith(tx: EntityManager, event: NewRefer
        FROM xact WHERE xact.id IS NOT NULL`,
     params,
   );
-  const wakeUps = wakeUpsOf(tx.dataSource);
-  afterCommit(tx, () => wakeUps.eventsCommitted());
 }
 
 /** Wakes occupancy subscriptions (wake-up.ts STATION_CHANNEL) once the caller's transaction has committed. */

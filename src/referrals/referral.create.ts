@@ -10,7 +10,8 @@ import { RescueCase } from '../cases/rescue-case.entity';
 import { moveCustody } from '../custody/custody.service';
 import { idempotent } from '../db/idempotency';
 import { constraintName, sqlState } from '../db/transaction';
-import { appendReferralEvents, appendReferralEventWith, type AlongsideCte } from '../events/outbox';
+import { standalone, type AlongsideCte } from '../db/cte';
+import { appendReferralEvents, appendReferralEventWith } from '../events/outbox';
 import { optionalText } from '../persons/person.rules';
 import { lockVisiblePerson, personForIntake } from '../persons/person.service';
 import { badInput, conflict, forbidden, notFound } from '../shared/errors';
@@ -30,7 +31,7 @@ export function escortNames(field: string, names: string[]): string[] {
 /** Inserts the referral on its own (referralInsert's statement); the partial unique index refuses a second open one for the person. */
 async function insertReferral(tx: EntityManager, r: ReferralColumns): Promise<Referral> {
   const { referral, cte } = referralInsert(r);
-  const { sql, params } = cte(1);
+  const { sql, params } = standalone(cte);
   try {
     await tx.query(sql, params);
   } catch (err) {
@@ -267,6 +268,8 @@ export async function requestReferral(ctx: RequestContext, input: RequestReferra
             actorAgencyId: actor.agencyId,
           },
           [cte, (n) => auditEntryCte(n, ctx, { action: 'referral.request', subjectType: 'Person', subjectId: personId })],
+          // The last statement, unless idempotent() records the key after it.
+          { last: idempotencyKey == null },
         ).catch((err: unknown) => {
           throw openReferralConflict(err);
         });

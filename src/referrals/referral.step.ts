@@ -1,5 +1,5 @@
 import type { EntityManager } from 'typeorm';
-import { Agency } from '../agencies/agency.entity';
+import { agenciesById } from '../agencies/agency.cache';
 import { requiredText } from '../agencies/agency.service';
 import { auditEntryCte } from '../audit/audit.service';
 import { PARTY_SQL } from '../access/access.policy';
@@ -8,8 +8,9 @@ import { inRequestTransaction, type RequestContext } from '../auth/context';
 import { CaseOutcome, CaseStatus, IntakeChannel } from '../cases/case.enums';
 import { closeCaseInTx, openCaseInTx } from '../cases/case.service';
 import { RescueCase } from '../cases/rescue-case.entity';
-import { moveCustody, releaseCustody } from '../custody/custody.service';
+import { custodyMove, releaseCustody } from '../custody/custody.service';
 import { appendReferralEventWith } from '../events/outbox';
+import { standalone, type AlongsideCte } from '../db/cte';
 import { rowShape } from '../db/rows';
 import { Vulnerability } from '../persons/person.enums';
 import { lockPerson } from '../persons/person.service';
@@ -61,28 +62,25 @@ export async function step(
   const actor = requireAgency(ctx.actor);
   const id = uuidOf('Referral', referralGlobalId, 'input.referralId');
   return inRequestTransaction(ctx, async (tx) => {
-    // The person before the referral: intake, requests and closing a case lock the person row first, and a step
-    // that moves custody or closes a case would otherwise take the same locks in the other order (its custody
-    // insert key-locks the person) and deadlock with them, each costing a deadlock_timeout before the retry.
-    // Need to know (PARTY_SQL, the policy's own rule) in the same statement, on the transaction's connection: a
-    // second pool connection taken while holding the lock would let poolSize concurrent steps wait on each other.
-    // A referral's person never changes, and a party stays a party, so the statement's snapshot is good enough.
-    const [head]: { visible: boolean }[] = await tx.query(
-      `SELECT ${PARTY_SQL('p.id', '$2::uuid')} AS visible
-         FROM person p WHERE p.id = (SELECT r.person_id FROM referral r WHERE r.id = $1::uuid) FOR UPDATE OF p`,
+    // One statement, one round trip: the person's lock, then the referral's (FOR UPDATE OF p, r, in that order:
+    // intake, requests and closing a case lock the person row first, and a step that moves custody or closes a
+    // case takes the same locks, so the same order everywhere avoids deadlocks, each of which would cost a
+    // deadlock_timeout before the retry). Need to know (PARTY_SQL, the policy's own rule) with the statement's
+    // snapshot: a referral's person never changes and a party stays a party. The referral's row as the lock finds
+    // it (PostgreSQL re-reads a locked row that changed while it waited). Who holds the person now: custody moves
+    // only under the person's lock, and person_holding reads with a snapshot of its own, taken above the locking
+    // subquery, so after the lock is granted (migrations/1796239262076-PersonHolding.ts). On the transaction's
+    // own connection: a second pool connection taken while holding the lock would let poolSize concurrent steps
+    // wait on each other.
+    const shape = rowShape(tx.connection, Referral);
+    const [row]: (Record<string, unknown> & { visible: boolean; custodian_id: string | null })[] = await tx.query(
+      `SELECT l.*, h.holder_id AS custodian_id
+         FROM (SELECT ${shape.select('r')}, ${PARTY_SQL('p.id', '$2::uuid')} AS visible
+                 FROM referral r JOIN person p ON p.id = r.person_id WHERE r.id = $1::uuid FOR UPDATE OF p, r) l,
+              LATERAL person_holding(l."personId") h`,
       [id, actor.agencyId],
     );
-    if (!head?.visible) throw notFound('Referral');
-    // The referral's row, locked, and who holds the person now: custody moves only under the person's lock, which
-    // this transaction holds since the statement above, so this statement's snapshot sees the current holder.
-    const shape = rowShape(tx.connection, Referral);
-    const [row]: (Record<string, unknown> & { custodian_id: string | null })[] = await tx.query(
-      `SELECT ${shape.select('r')},
-              (SELECT k.holder_id FROM custody_record k WHERE k.person_id = r.person_id AND k.to_at IS NULL) AS custodian_id
-         FROM referral r WHERE r.id = $1::uuid FOR UPDATE OF r`,
-      [id],
-    );
-    const referral = row ? shape.map(row) : null;
+    const referral = row?.visible ? shape.map(row) : null;
     if (!referral) throw notFound('Referral');
     if (expectedVersion != null && expectedVersion !== referral.version) {
       throw conflict('The referral changed since you read it.', { version: referral.version, status: referral.status });
@@ -113,7 +111,12 @@ async function applyTransition(
     referral.escortAgencyId = d.escortAgencyId ?? actor.agencyId;
     referral.escortNames = d.escortNames ?? [];
   }
-  for (const effect of t.effects ?? []) await EFFECTS[effect](tx, ctx, referral, d, now);
+  // A transition whose effects are all writes of their own (the custody moves of dispatch, receipt and cancel)
+  // writes them in its final statement; one that reads or decides (opening or closing a case) runs each effect in
+  // turn, in the table's order.
+  const effects = t.effects ?? [];
+  const inline = effects.every((e) => e in ALONGSIDE);
+  if (!inline) for (const effect of effects) await EFFECTS[effect](tx, ctx, referral, d, now);
   referral.version += 1;
   referral.updatedAt = now;
   // The referral's new state (every column a step or its effects change), its audit entry and its event: one
@@ -138,7 +141,10 @@ async function applyTransition(
         params: [r.status, r.rejectionReason, r.escortAgencyId, r.escortNames, r.caseId, r.version, r.updatedAt, r.id],
       }),
       (n) => auditEntryCte(n, ctx, { action: `referral.${t.action}`, subjectType: 'Person', subjectId: r.personId }),
+      ...(inline ? effects.map((e) => ALONGSIDE[e]!(r, now)) : []),
     ],
+    // The step's last statement: step() only returns after it.
+    { last: true },
   );
 }
 
@@ -148,11 +154,26 @@ async function openCaseOf(tx: EntityManager, r: Referral): Promise<RescueCase | 
   return r.caseId ? tx.getRepository(RescueCase).findOneBy({ id: r.caseId, status: CaseStatus.OPEN }) : null;
 }
 
+/** The effects that are one write and nothing else, as CTEs of the step's final statement. */
+const ALONGSIDE: Partial<Record<Effect, (r: Referral, now: Date) => AlongsideCte>> = {
+  custodyToEscort: (r, now) => custodyMove(r.personId, r.escortAgencyId!, { referralId: r.id, caseId: r.caseId }, now),
+  custodyToReceiver: (r, now) => custodyMove(r.personId, r.toAgencyId, { referralId: r.id, caseId: r.caseId }, now),
+  custodyToSender: (r, now) => custodyMove(r.personId, r.fromAgencyId, { referralId: r.id, caseId: r.caseId }, now),
+};
+
+/** One of them as a statement of its own, for a transition whose other effects must run in turn. */
+const alone =
+  (effect: keyof typeof ALONGSIDE): EffectFn =>
+  async (tx, _ctx, r, _d, now) => {
+    const { sql, params } = standalone(ALONGSIDE[effect]!(r, now), 'custody');
+    await tx.query(sql, params);
+  };
+
 /** Every effect named in the transition table, implemented once. */
 const EFFECTS: Record<Effect, EffectFn> = {
-  custodyToEscort: (tx, _ctx, r, _d, now) => moveCustody(tx, r.personId, r.escortAgencyId!, { referralId: r.id, caseId: r.caseId }, now),
-  custodyToReceiver: (tx, _ctx, r, _d, now) => moveCustody(tx, r.personId, r.toAgencyId, { referralId: r.id, caseId: r.caseId }, now),
-  custodyToSender: (tx, _ctx, r, _d, now) => moveCustody(tx, r.personId, r.fromAgencyId, { referralId: r.id, caseId: r.caseId }, now),
+  custodyToEscort: alone('custodyToEscort'),
+  custodyToReceiver: alone('custodyToReceiver'),
+  custodyToSender: alone('custodyToSender'),
   releaseCustody: (tx, _ctx, r, _d, now) => releaseCustody(tx, r.personId, new Date(now.getTime() + 1)),
   async openCaseAtStation(tx, ctx, r) {
     // A person who already has an open case here (e.g. registered while the police held them) keeps it.
@@ -230,5 +251,6 @@ export function bedDetails(ward: string, bed: string): StepDetails {
 }
 
 export async function checkEscortAgency(tx: EntityManager, id: string | null | undefined): Promise<void> {
-  if (id && !(await tx.getRepository(Agency).existsBy({ id }))) throw badInput('input.escortAgencyId', 'No such agency.');
+  // Agencies never change (agency.cache.ts): after the first hand-off escorted by an agency, no statement.
+  if (id && !(await agenciesById(tx.connection, [id], tx))[0]) throw badInput('input.escortAgencyId', 'No such agency.');
 }

@@ -1,4 +1,6 @@
+import type { DataSource } from 'typeorm';
 import { createDataSource } from '../../src/db/data-source';
+import { commitWithNext } from '../../src/db/transaction';
 import { MAX_PREPARED_PER_CONNECTION, PLAN_EACH_CALL, PreparingClient } from '../../src/db/prepared-client';
 import { createTestDatabase, type TestDatabase } from '../support/database';
 
@@ -149,5 +151,77 @@ describe("the hub's data source", () => {
     } finally {
       await ds.destroy();
     }
+  });
+});
+
+describe("a transaction's last statement takes its COMMIT with it (commitWithNext; issue 7: one round trip fewer per change)", () => {
+  let ds: DataSource;
+  let pooled: PreparingClient;
+  beforeAll(async () => {
+    ds = createDataSource({ url: db.url, entities: [], poolSize: 1 });
+    await ds.initialize();
+    await ds.query('CREATE TABLE IF NOT EXISTS last_t (n int PRIMARY KEY)');
+    // One connection in the pool: every transaction below runs on it.
+    await ds.transaction(async (tx) => {
+      pooled = (tx.queryRunner as unknown as { databaseConnection: PreparingClient }).databaseConnection;
+    });
+  });
+  afterAll(() => ds.destroy());
+  beforeEach(() => ds.query('TRUNCATE last_t'));
+  const committedRows = async () => (await client.query<{ n: number }>('SELECT n FROM last_t ORDER BY n')).rows.map((r) => r.n);
+
+  it('writes BEGIN, the statement and COMMIT in one write; the change is committed when the statement answers', async () => {
+    let seenByOthers: number[] = [];
+    const writes = await writesDuring(pooled, () =>
+      ds.transaction(async (tx) => {
+        commitWithNext(tx);
+        await tx.query('INSERT INTO last_t VALUES ($1::int)', [1]);
+        seenByOthers = await committedRows();
+      }),
+    );
+    // START TRANSACTION, Parse/Bind/Describe/Execute/Sync and COMMIT; the transaction's own COMMIT sends nothing.
+    expect(writes).toEqual([7]);
+    expect(seenByOthers).toEqual([1]);
+    expect(pooled.getTransactionStatus()).toBe('I');
+  });
+
+  it('commits nothing when the last statement fails, and the connection goes on', async () => {
+    await expect(
+      ds.transaction(async (tx) => {
+        await tx.query('INSERT INTO last_t VALUES ($1::int)', [1]);
+        commitWithNext(tx);
+        await tx.query('INSERT INTO last_t VALUES ($1::int)', [1]);
+      }),
+    ).rejects.toMatchObject({ driverError: { code: '23505' } });
+    expect(await committedRows()).toEqual([]);
+    expect(pooled.getTransactionStatus()).toBe('I');
+    await ds.transaction((tx) => tx.query('INSERT INTO last_t VALUES ($1::int)', [2]));
+    expect(await committedRows()).toEqual([2]);
+  });
+
+  it('refuses a statement after the last one', async () => {
+    await expect(
+      ds.transaction(async (tx) => {
+        commitWithNext(tx);
+        await tx.query('INSERT INTO last_t VALUES ($1::int)', [1]);
+        await tx.query('INSERT INTO last_t VALUES ($1::int)', [2]);
+      }),
+    ).rejects.toThrow(/after its transaction has committed/);
+    // What the last statement wrote had committed with it; nothing after it ran.
+    expect(await committedRows()).toEqual([1]);
+    expect(pooled.getTransactionStatus()).toBe('I');
+  });
+
+  it('does nothing inside a savepoint: the outer transaction still decides', async () => {
+    await expect(
+      ds.transaction(async (tx) => {
+        await tx.transaction(async (inner) => {
+          commitWithNext(inner);
+          await inner.query('INSERT INTO last_t VALUES ($1::int)', [1]);
+        });
+        throw new Error('the outer transaction fails');
+      }),
+    ).rejects.toThrow('the outer transaction fails');
+    expect(await committedRows()).toEqual([]);
   });
 });

@@ -1130,17 +1130,18 @@ describe('the round trips of a hand-off', () => {
     return texts;
   };
 
-  it('a step is five statements: begin, lock the person (need to know), lock the referral (custodian), write, commit', async () => {
+  it('a step is four statements: begin, both locks with need to know and the custodian, write, commit', async () => {
     const b = await requested('PSYCHIATRIC_EVALUATION');
     const seen = await during(() => hub.ok(HandoffAcceptDocument, { input: { referralId: b.id } }, b.receiver.token));
-    expect(seen).toHaveLength(5);
+    expect(seen).toHaveLength(4);
     expect(seen[0]).toMatch(/^START TRANSACTION/);
+    // The person's lock, then the referral's, in that order, and who holds the person once both are held.
     expect(seen[1]).toContain('AS visible');
-    expect(seen[1]).toMatch(/FROM person p WHERE p\.id = \(SELECT r\.person_id FROM referral r WHERE r\.id = \$1::uuid\) FOR UPDATE OF p$/);
-    expect(seen[2]).toMatch(/FROM referral r WHERE r\.id = \$1::uuid FOR UPDATE OF r$/);
+    expect(seen[1]).toMatch(/FROM referral r JOIN person p ON p\.id = r\.person_id WHERE r\.id = \$1::uuid FOR UPDATE OF p, r\) l,/);
+    expect(seen[1]).toMatch(/LATERAL person_holding\(l\."personId"\) h$/);
     // The change, its audit entry and its event: one statement, in the step's transaction.
-    expect(seen[3]).toMatch(/UPDATE referral SET status[\s\S]*INSERT INTO audit_log[\s\S]*INSERT INTO referral_event/);
-    expect(seen[4]).toMatch(/^COMMIT/);
+    expect(seen[2]).toMatch(/UPDATE referral SET status[\s\S]*INSERT INTO audit_log[\s\S]*INSERT INTO referral_event/);
+    expect(seen[3]).toMatch(/^COMMIT/);
     const [row] = await sql<{ events: number; audits: number; version: number; status: string }>(
       `SELECT (SELECT count(*)::int FROM referral_event e WHERE e.referral_id = r.id AND e.type = 'ACCEPTED' AND e.status = 'ACCEPTED') AS events,
               (SELECT count(*)::int FROM audit_log l WHERE l.subject_id = r.person_id AND l.action = 'referral.accept') AS audits,
@@ -1151,14 +1152,27 @@ describe('the round trips of a hand-off', () => {
     expect(row).toEqual({ events: 1, audits: 1, version: 2, status: 'ACCEPTED' });
   });
 
-  it('a step that moves custody adds the move, and nothing else', async () => {
+  it('a step that moves custody writes the move in the same statement as the change, and nothing else', async () => {
     const b = await inStatus('PSYCHIATRIC_EVALUATION', 'ACCEPTED');
     const seen = await during(() =>
-      hub.ok(HandoffDispatchDocument, { input: { referralId: b.id, escortNames: ['刘护送'] } }, b.custodian!.token),
+      hub.ok(
+        HandoffDispatchDocument,
+        { input: { referralId: b.id, escortAgencyId: a.police.id, escortNames: ['刘护送'] } },
+        b.custodian!.token,
+      ),
     );
-    expect(seen).toHaveLength(6);
-    expect(seen[3]).toMatch(/^WITH open AS \(SELECT id, holder_id FROM custody_record/);
-    expect(seen[4]).toMatch(/UPDATE referral SET status[\s\S]*INSERT INTO audit_log[\s\S]*INSERT INTO referral_event/);
+    // The escort agency named comes from the per-process agency cache (the police have escorted before here).
+    expect(seen).toHaveLength(4);
+    expect(seen[2]).toMatch(
+      /UPDATE referral SET status[\s\S]*INSERT INTO audit_log[\s\S]*UPDATE custody_record[\s\S]*INSERT INTO custody_record[\s\S]*INSERT INTO referral_event/,
+    );
+    const ledger = await sql<{ holder_id: string; open: boolean; referral_id: string | null }>(
+      `SELECT holder_id, to_at IS NULL AS open, referral_id FROM custody_record WHERE person_id = (SELECT person_id FROM referral WHERE id = $1) ORDER BY from_at, id`,
+      [uuidOf(b.id)],
+    );
+    // The sender's span closed, the escort's opened, caused by the referral.
+    expect(ledger.filter((k) => k.open)).toEqual([{ holder_id: uuidOf(a.police.id), open: true, referral_id: uuidOf(b.id) }]);
+    expect(ledger.filter((k) => !k.open).length).toBeGreaterThan(0);
   });
 
   it('a request is five: begin, the lock with need to know, holder and case, the referral with its audit entry and its event, commit', async () => {
