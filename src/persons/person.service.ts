@@ -85,19 +85,43 @@ export async function lockPerson(tx: EntityManager, id: string): Promise<Person 
   return row ? shape.map(row) : null;
 }
 
+/** Who holds a person and their open case, as read once the person's lock is held. */
+export interface Holding {
+  holderId: string | null;
+  openCase: { id: string; stationId: string } | null;
+}
+
 /**
  * lockPerson, and in the same statement whether `agencyId` may see the person (need to know: PARTY_SQL, the
- * policy's own rule). Null when the person is absent or not visible, which the caller answers NOT_FOUND alike.
- * On the transaction's own connection: a second pool connection taken while holding the lock would let
- * poolSize concurrent requests wait on each other. A party stays a party, so the statement's snapshot suffices.
+ * policy's own rule) and who holds them now with their open case. Null when the person is absent or not visible,
+ * which the caller answers NOT_FOUND alike. On the transaction's own connection: a second pool connection taken
+ * while holding the lock would let poolSize concurrent requests wait on each other. A party stays a party, so the
+ * statement's snapshot suffices for need to know; custody and cases change only under the person's lock, and
+ * person_holding reads them with a snapshot of its own, above the locking subquery, so after the lock is granted
+ * (migrations/1796239262076-PersonHolding.ts).
  */
-export async function lockVisiblePerson(tx: EntityManager, id: string, agencyId: string): Promise<Person | null> {
+export async function lockVisiblePerson(
+  tx: EntityManager,
+  id: string,
+  agencyId: string,
+): Promise<{ person: Person; holding: Holding } | null> {
   const shape = rowShape(tx.connection, Person);
-  const [row]: (Record<string, unknown> & { visible: boolean })[] = await tx.query(
-    `SELECT ${shape.select('p')}, ${PARTY_SQL('p.id', '$2::uuid')} AS visible FROM person p WHERE p.id = $1::uuid FOR UPDATE OF p`,
+  const [row]: (Record<string, unknown> & {
+    visible: boolean;
+    holder_id: string | null;
+    case_id: string | null;
+    case_station_id: string | null;
+  })[] = await tx.query(
+    `SELECT l.*, h.holder_id, h.case_id, h.case_station_id
+         FROM (SELECT ${shape.select('p')}, ${PARTY_SQL('p.id', '$2::uuid')} AS visible FROM person p WHERE p.id = $1::uuid FOR UPDATE OF p) l,
+              LATERAL person_holding(l.id) h`,
     [id, agencyId],
   );
-  return row?.visible ? shape.map(row) : null;
+  if (!row?.visible) return null;
+  return {
+    person: shape.map(row)!,
+    holding: { holderId: row.holder_id, openCase: row.case_id ? { id: row.case_id, stationId: row.case_station_id! } : null },
+  };
 }
 
 /** A person the caller may see, or NOT_FOUND (never "exists but forbidden"). */

@@ -218,17 +218,11 @@ export async function requestReferral(ctx: RequestContext, input: RequestReferra
       tx,
       { agencyId: actor.agencyId, operation: 'requestReferral', key: idempotencyKey, input: rest, secret: ctx.settings.idNumberKey },
       async () => {
-        // The lock and need to know in one statement; then, under the lock, who holds the person and their open case.
-        const person = await lockVisiblePerson(tx, personId, actor.agencyId);
-        if (!person) throw notFound('Person');
-        const [held]: { holder_id: string | null; case_id: string | null; case_station_id: string | null }[] = await tx.query(
-          `SELECT (SELECT k.holder_id FROM custody_record k WHERE k.person_id = $1::uuid AND k.to_at IS NULL) AS holder_id,
-                  c.id AS case_id, c.station_id AS case_station_id
-             FROM (SELECT 1) AS one LEFT JOIN rescue_case c ON c.person_id = $1::uuid AND c.status = 'OPEN'`,
-          [personId],
-        );
-        const holderId = held?.holder_id ?? null;
-        const openCase = held?.case_id ? { id: held.case_id, stationId: held.case_station_id! } : null;
+        // The lock, need to know, and who holds the person and their open case once the lock is held: one statement.
+        const locked = await lockVisiblePerson(tx, personId, actor.agencyId);
+        if (!locked) throw notFound('Person');
+        const { person, holding } = locked;
+        const { holderId, openCase } = holding;
         const involved = holderId === actor.agencyId || openCase?.stationId === actor.agencyId;
         if (!involved) throw forbidden("Only the person's custodian or the station of their open case may refer them.");
         if (NEEDS_OPEN_CASE.includes(input.kind) && !openCase) {

@@ -193,12 +193,12 @@ describe('twenty agencies acting at once on one REQUESTED referral', () => {
     }
   });
 
-  it("a step that waited for the person's lock decides with the custodian the lock's holder left, not the one it saw before", async () => {
-    // Another transaction holds the person and moves custody while the station's dispatch waits for the lock (as a
-    // second hub process would): once it commits, the station no longer holds the person and may not dispatch.
-    const personId = await personAtStation(hub, a.station);
-    const r = await requestFor(hub, personId, 'PSYCHIATRIC_EVALUATION', a.hospital, a.station);
-    await hub.ok(AcceptReferralDocument, { input: { referralId: r.id } }, a.hospital.token);
+  /**
+   * Runs `call` while another transaction holds the person's lock and moves their custody to `holder` (as a
+   * second hub process would), and lets that transaction commit once `call` waits for the lock in PostgreSQL.
+   * `waiting` is the head of the statement that waits (pg_stat_activity keeps the first 1 kB of a text).
+   */
+  async function whileCustodyMoves<T>(personId: string, holder: TestAgency, waiting: string, call: () => Promise<T>): Promise<T> {
     const other = hub.hub.db.createQueryRunner();
     await other.connect();
     try {
@@ -207,26 +207,35 @@ describe('twenty agencies acting at once on one REQUESTED referral', () => {
       await other.query(`UPDATE custody_record SET to_at = now() WHERE person_id = $1 AND to_at IS NULL`, [uuidOf(personId)]);
       await other.query(`INSERT INTO custody_record (person_id, holder_id, from_at) VALUES ($1, $2, now())`, [
         uuidOf(personId),
-        uuidOf(a.police.id),
+        uuidOf(holder.id),
       ]);
-      const dispatch = hub.request(DispatchReferralDocument, { input: { referralId: r.id, escortNames: ['王站员'] } }, a.station.token);
-      // The dispatch is in PostgreSQL, waiting for the person's row.
+      const pending = call();
       for (let waited = 0; ; waited += 20) {
-        // (pg_stat_activity keeps the first 1 kB of a statement's text: its head, not its end.)
         const [w] = await sql<{ n: number }>(
-          `SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE 'SELECT l.*, h.holder_id AS custodian_id%'`,
+          `SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND starts_with(query, $1)`,
+          [waiting],
         );
         if (w.n > 0) break;
-        if (waited > 10_000) throw new Error('the dispatch never waited for the lock');
+        if (waited > 10_000) throw new Error('the call never waited for the lock');
         await new Promise((res) => setTimeout(res, 20));
       }
       await other.commitTransaction();
-      const res = await dispatch;
-      expect(res.errors?.[0]?.extensions).toMatchObject({ code: 'FORBIDDEN' });
+      return await pending;
     } finally {
       if (other.isTransactionActive) await other.rollbackTransaction();
       await other.release();
     }
+  }
+
+  it("a step that waited for the person's lock decides with the custodian the lock's holder left, not the one it saw before", async () => {
+    // Once the other transaction commits, the station no longer holds the person and may not dispatch.
+    const personId = await personAtStation(hub, a.station);
+    const r = await requestFor(hub, personId, 'PSYCHIATRIC_EVALUATION', a.hospital, a.station);
+    await hub.ok(AcceptReferralDocument, { input: { referralId: r.id } }, a.hospital.token);
+    const res = await whileCustodyMoves(personId, a.police, 'SELECT l.*, h.holder_id AS custodian_id', () =>
+      hub.request(DispatchReferralDocument, { input: { referralId: r.id, escortNames: ['王站员'] } }, a.station.token),
+    );
+    expect(res.errors?.[0]?.extensions).toMatchObject({ code: 'FORBIDDEN' });
     expect((await events(r.id)).map((e) => e.type)).toEqual(['REQUESTED', 'ACCEPTED']);
     const open = await sql<{ holder_id: string }>(`SELECT holder_id FROM custody_record WHERE person_id = $1 AND to_at IS NULL`, [
       uuidOf(personId),
@@ -235,6 +244,15 @@ describe('twenty agencies acting at once on one REQUESTED referral', () => {
     // The police, who hold the person now, may dispatch (CUSTODIAN), though they are no party to the referral.
     const moved = await hub.request(DispatchReferralDocument, { input: { referralId: r.id, escortNames: ['李警官'] } }, a.police.token);
     expect(moved.errors).toBeUndefined();
+  });
+
+  it("a request that waited for the person's lock sends the person from whoever holds them once it has the lock", async () => {
+    const personId = await personAtStation(hub, a.station);
+    const r = await whileCustodyMoves(personId, a.police, 'SELECT l.*, h.holder_id, h.case_id', () =>
+      requestFor(hub, personId, 'PSYCHIATRIC_EVALUATION', a.hospital, a.station),
+    );
+    const [row] = await sql<{ from_agency_id: string }>(`SELECT from_agency_id FROM referral WHERE id = $1`, [uuidOf(r.id)]);
+    expect(row).toEqual({ from_agency_id: uuidOf(a.police.id) });
   });
 });
 

@@ -1175,7 +1175,7 @@ describe('the round trips of a hand-off', () => {
     expect(ledger.filter((k) => !k.open).length).toBeGreaterThan(0);
   });
 
-  it('a request is five: begin, the lock with need to know, holder and case, the referral with its audit entry and its event, commit', async () => {
+  it('a request is four: begin, the lock with need to know, holder and case, the referral with its audit entry and its event, commit', async () => {
     const { personId } = await personAtStation();
     // The hospital has been asked before in this file: its row comes from the per-process agency cache.
     let answer: { requestReferral: { id: string } } | undefined;
@@ -1186,10 +1186,10 @@ describe('the round trips of a hand-off', () => {
         a.station.token,
       );
     });
-    expect(seen).toHaveLength(5);
-    expect(seen[1]).toMatch(/AS visible FROM person p WHERE p\.id = \$1::uuid FOR UPDATE OF p$/);
-    expect(seen[3]).toMatch(/INSERT INTO referral \(id, kind[\s\S]*INSERT INTO audit_log[\s\S]*INSERT INTO referral_event/);
-    expect(seen[4]).toMatch(/^COMMIT/);
+    expect(seen).toHaveLength(4);
+    expect(seen[1]).toMatch(/AS visible FROM person p WHERE p\.id = \$1::uuid FOR UPDATE OF p\) l,\s+LATERAL person_holding\(l\.id\) h$/);
+    expect(seen[2]).toMatch(/INSERT INTO referral \(id, kind[\s\S]*INSERT INTO audit_log[\s\S]*INSERT INTO referral_event/);
+    expect(seen[3]).toMatch(/^COMMIT/);
     // What the one statement wrote is the whole referral, as a read of it returns it, with its event and audit entry.
     const [row] = await sql<Record<string, unknown>>(
       `SELECT r.kind::text, r.status::text, r.person_id, r.reason, r.version, r.escort_names, r.rejection_reason, r.found_at,
