@@ -72,6 +72,9 @@ export function graphQLHttp(opts: GraphQLHttpOptions): (req: IncomingMessage, re
     const headers: Record<string, string> = {};
     const authorization = req.headers.authorization;
     const actor = opts.authenticate(authorization);
+    // Awaited only once the body has arrived (answer), or never if the client goes away first: a refused token or
+    // an unreachable database must not count as an unhandled rejection before then, which would end the process.
+    actor.catch(() => undefined);
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('error', () => undefined); // a client gone mid-body gets no answer

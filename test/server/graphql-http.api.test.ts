@@ -131,3 +131,41 @@ describe('the direct path and Express answer alike', () => {
     expect(directPathStats.answered).toBe(before);
   });
 });
+
+describe('a token refused while the body is still arriving', () => {
+  it('is answered UNAUTHENTICATED when the body ends, and its refusal is never an unhandled rejection (which would end the process)', async () => {
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown) => unhandled.push(reason);
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      const body = JSON.stringify({ query: '{ agencies { id } }' });
+      const answer = await new Promise<{ status: number; text: string }>((resolve, reject) => {
+        const req = http.request(
+          hub.url,
+          {
+            method: 'POST',
+            headers: {
+              'content-type': 'application/json',
+              'content-length': String(Buffer.byteLength(body)),
+              authorization: 'Bearer nobody-has-this-token-either',
+            },
+          },
+          (res) => {
+            let text = '';
+            res.setEncoding('utf8');
+            res.on('data', (c: string) => (text += c));
+            res.on('end', () => resolve({ status: res.statusCode!, text }));
+          },
+        );
+        req.on('error', reject);
+        // The headers now (the token's lookup starts and fails), the body only later.
+        req.flushHeaders();
+        setTimeout(() => req.end(body), 300);
+      });
+      expect(JSON.parse(answer.text).errors[0].extensions.code).toBe('UNAUTHENTICATED');
+      expect(unhandled).toEqual([]);
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+    }
+  });
+});
