@@ -8,9 +8,9 @@ import { inRequestTransaction, type RequestContext } from '../auth/context';
 import { CaseOutcome, CaseStatus, IntakeChannel } from '../cases/case.enums';
 import { closeCaseInTx, openCaseInTx } from '../cases/case.service';
 import { RescueCase } from '../cases/rescue-case.entity';
-import { custodyMove, releaseCustody } from '../custody/custody.service';
+import { custodyMove, moveCustody, releaseCustody } from '../custody/custody.service';
 import { appendReferralEventWith } from '../events/outbox';
-import { standalone, type AlongsideCte } from '../db/cte';
+import type { AlongsideCte } from '../db/cte';
 import { rowShape } from '../db/rows';
 import { Vulnerability } from '../persons/person.enums';
 import { lockPerson } from '../persons/person.service';
@@ -115,7 +115,7 @@ async function applyTransition(
   // writes them in its final statement; one that reads or decides (opening or closing a case) runs each effect in
   // turn, in the table's order.
   const effects = t.effects ?? [];
-  const inline = effects.every((e) => e in ALONGSIDE);
+  const inline = effects.every((e) => e in CUSTODY_TO);
   if (!inline) for (const effect of effects) await EFFECTS[effect](tx, ctx, referral, d, now);
   referral.version += 1;
   referral.updatedAt = now;
@@ -141,7 +141,7 @@ async function applyTransition(
         params: [r.status, r.rejectionReason, r.escortAgencyId, r.escortNames, r.caseId, r.version, r.updatedAt, r.id],
       }),
       (n) => auditEntryCte(n, ctx, { action: `referral.${t.action}`, subjectType: 'Person', subjectId: r.personId }),
-      ...(inline ? effects.map((e) => ALONGSIDE[e]!(r, now)) : []),
+      ...(inline ? effects.map((e) => alongside(e, r, now)) : []),
     ],
     // The step's last statement: step() only returns after it.
     { last: true },
@@ -154,20 +154,23 @@ async function openCaseOf(tx: EntityManager, r: Referral): Promise<RescueCase | 
   return r.caseId ? tx.getRepository(RescueCase).findOneBy({ id: r.caseId, status: CaseStatus.OPEN }) : null;
 }
 
-/** The effects that are one write and nothing else, as CTEs of the step's final statement. */
-const ALONGSIDE: Partial<Record<Effect, (r: Referral, now: Date) => AlongsideCte>> = {
-  custodyToEscort: (r, now) => custodyMove(r.personId, r.escortAgencyId!, { referralId: r.id, caseId: r.caseId }, now),
-  custodyToReceiver: (r, now) => custodyMove(r.personId, r.toAgencyId, { referralId: r.id, caseId: r.caseId }, now),
-  custodyToSender: (r, now) => custodyMove(r.personId, r.fromAgencyId, { referralId: r.id, caseId: r.caseId }, now),
+/** The custody moves of the table, by whom each hands the person to: one write and nothing else each. */
+const CUSTODY_TO: Partial<Record<Effect, (r: Referral) => string>> = {
+  custodyToEscort: (r) => r.escortAgencyId!,
+  custodyToReceiver: (r) => r.toAgencyId,
+  custodyToSender: (r) => r.fromAgencyId,
 };
+const causeOf = (r: Referral) => ({ referralId: r.id, caseId: r.caseId });
 
-/** One of them as a statement of its own, for a transition whose other effects must run in turn. */
+/** A custody move as a CTE of the step's final statement. */
+const alongside = (effect: Effect, r: Referral, now: Date): AlongsideCte =>
+  custodyMove(r.personId, CUSTODY_TO[effect]!(r), causeOf(r), now);
+
+/** A custody move as a statement of its own, for a transition whose other effects must run in turn. */
 const alone =
-  (effect: keyof typeof ALONGSIDE): EffectFn =>
-  async (tx, _ctx, r, _d, now) => {
-    const { sql, params } = standalone(ALONGSIDE[effect]!(r, now), 'custody');
-    await tx.query(sql, params);
-  };
+  (effect: Effect): EffectFn =>
+  (tx, _ctx, r, _d, now) =>
+    moveCustody(tx, r.personId, CUSTODY_TO[effect]!(r), causeOf(r), now);
 
 /** Every effect named in the transition table, implemented once. */
 const EFFECTS: Record<Effect, EffectFn> = {
