@@ -79,6 +79,8 @@ export interface HandoffMeasurement {
   rssMb: number | null;
   /** The server's CPU time (all its processes) per completed cycle, ms. */
   cpuMsPerCycle?: number | null;
+  /** The load generator's own CPU time (this process) per completed cycle, ms: taken from the same two cores. */
+  benchCpuMsPerCycle?: number;
 }
 
 /** `workers` concurrent workers, one person each, for `seconds`; a worker whose cycle fails stops (its person's state is unknown). */
@@ -92,6 +94,7 @@ export async function runHandoff(
   if (persons.length < workers) throw new Error(`hand-off: ${workers} workers need ${workers} persons, have ${persons.length}`);
   const stop = rssSampler(pid);
   const cpuBefore = cpuMs(pid);
+  const benchBefore = process.cpuUsage();
   const deadline = performance.now() + seconds * 1000;
   const times: number[] = [];
   const failures: string[] = [];
@@ -110,6 +113,7 @@ export async function runHandoff(
   );
   const elapsed = (performance.now() - t0) / 1000;
   const cpuAfter = cpuMs(pid);
+  const bench = process.cpuUsage(benchBefore);
   times.sort((x, y) => x - y);
   return {
     workers,
@@ -120,6 +124,7 @@ export async function runHandoff(
     failures,
     rssMb: stop(),
     cpuMsPerCycle: cpuBefore !== null && cpuAfter !== null && times.length > 0 ? (cpuAfter - cpuBefore) / times.length : null,
+    benchCpuMsPerCycle: times.length > 0 ? (bench.user + bench.system) / 1000 / times.length : undefined,
   };
 }
 
