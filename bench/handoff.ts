@@ -1,7 +1,7 @@
 import { Client } from 'pg';
 import { gql, globalId } from './client';
 import { checkLedger } from './generate';
-import { cpuMs, percentile, rssSampler } from './load';
+import { cpuMs, percentile, rssSampler, writeCalls } from './load';
 
 /**
  * Workload 3: the hand-off cycle request → accept → dispatch → confirmReceipt,
@@ -81,6 +81,8 @@ export interface HandoffMeasurement {
   cpuMsPerCycle?: number | null;
   /** The load generator's own CPU time (this process) per completed cycle, ms: taken from the same two cores. */
   benchCpuMsPerCycle?: number;
+  /** The server's write system calls per completed cycle: its statements' sends and its HTTP answers. */
+  writesPerCycle?: number | null;
 }
 
 /** `workers` concurrent workers, one person each, for `seconds`; a worker whose cycle fails stops (its person's state is unknown). */
@@ -95,6 +97,7 @@ export async function runHandoff(
   const stop = rssSampler(pid);
   const cpuBefore = cpuMs(pid);
   const benchBefore = process.cpuUsage();
+  const writesBefore = writeCalls(pid);
   const deadline = performance.now() + seconds * 1000;
   const times: number[] = [];
   const failures: string[] = [];
@@ -114,6 +117,7 @@ export async function runHandoff(
   const elapsed = (performance.now() - t0) / 1000;
   const cpuAfter = cpuMs(pid);
   const bench = process.cpuUsage(benchBefore);
+  const writesAfter = writeCalls(pid);
   times.sort((x, y) => x - y);
   return {
     workers,
@@ -125,6 +129,7 @@ export async function runHandoff(
     rssMb: stop(),
     cpuMsPerCycle: cpuBefore !== null && cpuAfter !== null && times.length > 0 ? (cpuAfter - cpuBefore) / times.length : null,
     benchCpuMsPerCycle: times.length > 0 ? (bench.user + bench.system) / 1000 / times.length : undefined,
+    writesPerCycle: writesBefore !== null && writesAfter !== null && times.length > 0 ? (writesAfter - writesBefore) / times.length : null,
   };
 }
 

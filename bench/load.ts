@@ -76,6 +76,26 @@ export function cpuMs(pid: number | undefined): number | null {
   return ms;
 }
 
+/**
+ * Write system calls (write, writev, sendmsg: syscw of /proc/<pid>/io) a process and its children have made, or
+ * null where the kernel does not say. Each of the server's statements and answers is one; each wakes whoever reads
+ * the other end, which on these two shared cores is most of what a short request costs (issue 7 note).
+ */
+export function writeCalls(pid: number | undefined): number | null {
+  if (!pid) return null;
+  let n = 0;
+  for (const p of processTree(pid)) {
+    try {
+      const m = /^syscw:\s*(\d+)/m.exec(fs.readFileSync(`/proc/${p}/io`, 'utf8'));
+      if (!m) return null;
+      n += Number(m[1]);
+    } catch {
+      if (p === pid) return null;
+    }
+  }
+  return n;
+}
+
 /** Samples a process's RSS every 200 ms until stopped; returns the peak. */
 export function rssSampler(pid: number | undefined): () => number | null {
   let peak = rssMb(pid);

@@ -44,10 +44,10 @@ const f1 = (n: number | null | undefined) => (n === null || n === undefined || N
 const f2 = (n: number | null | undefined) => (n === null || n === undefined || Number.isNaN(n) ? '–' : n.toFixed(2));
 const ratio = (a: number, b: number | undefined) => (b ? `${(a / b).toFixed(2)}×` : '–');
 
-/** The load generator's CPU ms per cycle of each run, "1.43 / 1.60", or "–". */
-function benchCpu(runs: HandoffMeasurement[]): string {
-  const v = runs.map((x) => x.benchCpuMsPerCycle).filter((x): x is number => x !== undefined);
-  return v.length ? v.map((x) => x.toFixed(2)).join(' / ') : '–';
+/** One figure of each run, "1.43 / 1.60", or "–" where none has it. */
+function perRun(runs: HandoffMeasurement[], of: (m: HandoffMeasurement) => number | null | undefined, digits: number): string {
+  const v = runs.map(of).filter((x): x is number => x != null);
+  return v.length ? v.map((x) => x.toFixed(digits)).join(' / ') : '–';
 }
 
 export function markdown(r: Results): string {
@@ -111,7 +111,8 @@ export function markdown(r: Results): string {
         ? ` (limit server: ${hs.limitRuns.reduce((n, x) => n + x.cycles, 0)} cycles, ${hs.limitRuns.reduce((n, x) => n + x.failures.length, 0)} failed, one PL/pgSQL call per mutation: bench/limit-handoff.ts)`
         : '') +
       '; ' +
-      `load generator's own CPU per cycle (it shares the machine): hub runs ${benchCpu(hs.runs)}, limit runs ${benchCpu(hs.limitRuns ?? [])} ms; ` +
+      `load generator's own CPU per cycle (it shares the machine): hub runs ${perRun(hs.runs, (x) => x.benchCpuMsPerCycle, 2)}, limit runs ${perRun(hs.limitRuns ?? [], (x) => x.benchCpuMsPerCycle, 2)} ms; ` +
+      `the server's write system calls per cycle (each statement sent, each answer): hub ${perRun(hs.runs, (x) => x.writesPerCycle, 1)}, limit ${perRun(hs.limitRuns ?? [], (x) => x.writesPerCycle, 1)}; ` +
       `ledger after the runs: ${hs.problems.length ? hs.problems.join('; ') : 'intact (one open custody record per person with an open case, every referral at its last event, every bench referral RECEIVED, custody where the last hand-off left it)'}.`,
   );
   const s = r.subscriptions;

@@ -322,8 +322,8 @@ async function main(): Promise<void> {
         limitRuns.push(l);
         log(
           `hand-off ${c} workers: ${h.cyclesPerSecond.toFixed(1)} cycles/s p50 ${h.p50Ms.toFixed(0)} p99 ${h.p99Ms.toFixed(0)} ms, ${h.failures.length} failed, ` +
-            `CPU ${h.cpuMsPerCycle?.toFixed(2)} ms/cycle (load generator ${h.benchCpuMsPerCycle?.toFixed(2)}) | limit ${l.cyclesPerSecond.toFixed(1)} cycles/s p50 ${l.p50Ms.toFixed(0)} p99 ${l.p99Ms.toFixed(0)} ms, ` +
-            `${l.failures.length} failed, load generator ${l.benchCpuMsPerCycle?.toFixed(2)} ms/cycle | hub/limit ${(h.cyclesPerSecond / l.cyclesPerSecond).toFixed(2)}`,
+            `CPU ${h.cpuMsPerCycle?.toFixed(2)} ms/cycle (load generator ${h.benchCpuMsPerCycle?.toFixed(2)}), ${h.writesPerCycle?.toFixed(1)} writes/cycle | limit ${l.cyclesPerSecond.toFixed(1)} cycles/s p50 ${l.p50Ms.toFixed(0)} p99 ${l.p99Ms.toFixed(0)} ms, ` +
+            `${l.failures.length} failed, load generator ${l.benchCpuMsPerCycle?.toFixed(2)} ms/cycle, ${l.writesPerCycle?.toFixed(1)} writes/cycle | hub/limit ${(h.cyclesPerSecond / l.cyclesPerSecond).toFixed(2)}`,
         );
         for (const f of [...h.failures, ...l.failures].slice(0, 5)) log(`  failed: ${f}`);
       }
