@@ -43,57 +43,55 @@ export function processTree(pid: number): number[] {
   return all;
 }
 
+/**
+ * `read(p)` summed over a process and its descendants (Linux /proc), or null when the process itself cannot be
+ * read (`read` returns null or throws for it); a descendant that ended meanwhile counts nothing.
+ */
+function sumOverTree(pid: number | undefined, read: (p: number) => number | null): number | null {
+  if (!pid) return null;
+  let sum = 0;
+  for (const p of processTree(pid)) {
+    let v: number | null;
+    try {
+      v = read(p);
+    } catch {
+      v = null;
+    }
+    if (v !== null) sum += v;
+    else if (p === pid) return null;
+  }
+  return sum;
+}
+
 /** VmRSS of a process and its descendants in MB (Linux), or null when it cannot be read. */
 export function rssMb(pid: number | undefined): number | null {
-  if (!pid) return null;
-  let kb = 0;
-  for (const p of processTree(pid)) {
-    try {
-      const m = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${p}/status`, 'utf8'));
-      if (m) kb += Number(m[1]);
-      else if (p === pid) return null;
-    } catch {
-      if (p === pid) return null;
-    }
-  }
-  return kb / 1024;
+  const kb = sumOverTree(pid, (p) => {
+    const m = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${p}/status`, 'utf8'));
+    return m ? Number(m[1]) : null;
+  });
+  return kb === null ? null : kb / 1024;
 }
 
 /** CPU time a process and its descendants have used so far (user + system), ms (Linux: /proc/<pid>/stat, in 10 ms ticks). */
 export function cpuMs(pid: number | undefined): number | null {
-  if (!pid) return null;
-  let ms = 0;
-  for (const p of processTree(pid)) {
-    try {
-      // The command name (field 2) may hold spaces: count fields after its closing parenthesis.
-      const stat = fs.readFileSync(`/proc/${p}/stat`, 'utf8');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      ms += (Number(fields[11]) + Number(fields[12])) * 10; // utime, stime (fields 14 and 15), CLK_TCK 100
-    } catch {
-      if (p === pid) return null;
-    }
-  }
-  return ms;
+  return sumOverTree(pid, (p) => {
+    // The command name (field 2) may hold spaces: count fields after its closing parenthesis.
+    const stat = fs.readFileSync(`/proc/${p}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) * 10; // utime, stime (fields 14 and 15), CLK_TCK 100
+  });
 }
 
 /**
- * Write system calls (write, writev, sendmsg: syscw of /proc/<pid>/io) a process and its children have made, or
- * null where the kernel does not say. Each of the server's statements and answers is one; each wakes whoever reads
- * the other end, which on these two shared cores is most of what a short request costs (issue 7 note).
+ * Write system calls (write, writev, sendmsg: syscw of /proc/<pid>/io) a process and its descendants have made,
+ * or null where the kernel does not say. Each of the server's statements and answers is one; each wakes whoever
+ * reads the other end, which on these two shared cores is most of what a short request costs (issue 7 note).
  */
 export function writeCalls(pid: number | undefined): number | null {
-  if (!pid) return null;
-  let n = 0;
-  for (const p of processTree(pid)) {
-    try {
-      const m = /^syscw:\s*(\d+)/m.exec(fs.readFileSync(`/proc/${p}/io`, 'utf8'));
-      if (!m) return null;
-      n += Number(m[1]);
-    } catch {
-      if (p === pid) return null;
-    }
-  }
-  return n;
+  return sumOverTree(pid, (p) => {
+    const m = /^syscw:\s*(\d+)/m.exec(fs.readFileSync(`/proc/${p}/io`, 'utf8'));
+    return m ? Number(m[1]) : null;
+  });
 }
 
 /** Samples a process's RSS every 200 ms until stopped; returns the peak. */
