@@ -30,6 +30,7 @@ export const EMBEDDED_SETTINGS: Record<string, string> = {
   // No replicas: bulk loads into tables emptied in the same transaction then skip the WAL (bench/generate.ts).
   wal_level: 'minimal',
   max_wal_senders: '0',
+  ...(process.env.BENCH_PG_STATEMENTS === '1' ? { shared_preload_libraries: 'pg_stat_statements', 'pg_stat_statements.track': 'all' } : {}),
 };
 
 async function withClient<T>(url: string, fn: (c: Client) => Promise<T>): Promise<T> {

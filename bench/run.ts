@@ -9,6 +9,7 @@ import { agencyOffsets, benchId, benchToken, checkLedger, generate, ID_SPACE } f
 import { checkHandoffs, runHandoff, type HandoffMeasurement, type HandoffPerson } from './handoff';
 import { cannon, type HttpRequest, type Measurement } from './load';
 import { installLimitHandoff } from './limit-handoff';
+import { pgStatementsWanted, printPgStatements, resetPgStatements } from './pg-statements';
 import { benchWorkers, spawnHub, spawnLimitServer, type Server } from './processes';
 import { summarizeProfile } from './profile';
 import { markdown, type HttpWorkload, type Machine, type Results } from './report';
@@ -316,9 +317,13 @@ async function main(): Promise<void> {
           notes.push(
             `hand-off: ${c} workers instead of ${want}: only ${workers.length} persons are held by their station with no open referral`,
           );
+        if (pgStatementsWanted) await resetPgStatements(db.url);
         const h = await runHandoff(hub.url, workers, c, seconds, hub.pid);
+        if (pgStatementsWanted) await printPgStatements(db.url, `hub hand-off ${c} workers`, h.cycles, log);
         runs.push(h);
+        if (pgStatementsWanted) await resetPgStatements(db.url);
         const l = await runHandoff(limitUrl, workers, c, seconds, limit.pid);
+        if (pgStatementsWanted) await printPgStatements(db.url, `limit hand-off ${c} workers`, l.cycles, log);
         limitRuns.push(l);
         log(
           `hand-off ${c} workers: ${h.cyclesPerSecond.toFixed(1)} cycles/s p50 ${h.p50Ms.toFixed(0)} p99 ${h.p99Ms.toFixed(0)} ms, ${h.failures.length} failed, ` +
