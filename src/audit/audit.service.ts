@@ -39,11 +39,26 @@ export function auditEntryCte(
   ctx: Pick<RequestContext, 'actor' | 'requestId'>,
   item: AuditItem,
 ): { sql: string; params: unknown[] } {
+  const entry = auditEntriesOf(n, ctx, item, { subject: `$${n + 5}::uuid` });
+  return { sql: entry.sql, params: [...entry.params, item.subjectId] };
+}
+
+/**
+ * An entry for each row of `from` (a relation of the caller's statement), its subject the SQL `subject`: for a
+ * change whose subject is known only inside the statement, e.g. the person of the referral a guarded step has
+ * just changed (referral.guard.ts). Parameters from `$n`, five of them.
+ */
+export function auditEntriesOf(
+  n: number,
+  ctx: Pick<RequestContext, 'actor' | 'requestId'>,
+  item: Omit<AuditItem, 'subjectId'>,
+  of: { subject: string; from?: string },
+): { sql: string; params: unknown[] } {
   const { accountId, agencyId } = actorIds(ctx.actor);
   return {
     sql: `INSERT INTO audit_log (account_id, agency_id, action, subject_type, subject_id, request_id)
-          VALUES ($${n}::uuid, $${n + 1}::uuid, $${n + 2}, $${n + 3}, $${n + 4}::uuid, $${n + 5})`,
-    params: [accountId, agencyId, item.action, item.subjectType, item.subjectId, ctx.requestId],
+          SELECT $${n}::uuid, $${n + 1}::uuid, $${n + 2}::varchar, $${n + 3}::varchar, ${of.subject}, $${n + 4}::varchar${of.from ? ` FROM ${of.from}` : ''}`,
+    params: [accountId, agencyId, item.action, item.subjectType, ctx.requestId],
   };
 }
 

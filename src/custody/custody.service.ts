@@ -21,21 +21,43 @@ export async function currentCustody(tx: EntityManager, personId: string): Promi
 /**
  * Closes the open span (if any) and opens one for `holderId`; a no-op when the holder already has the person.
  * One statement, or part of the caller's (a hand-off step writes it beside its change, its audit entry and its
- * event: referral.step.ts): the open span is locked first (`_open`), then closed (`_closed`), and the new span's
- * row is built from `count(*) FROM _closed`, so it cannot be inserted before the close has run (the partial
- * unique index allows one open span per person; the closed row, updated by this transaction, no longer counts).
+ * event: referral.step.ts).
  */
 export function custodyMove(personId: string, holderId: string, cause: CustodyCause, at: Date): AlongsideCte {
-  return (n, name) => ({
+  return (n, name) => {
+    const move = custodyMoveOf(`${name}_to`)(n, name);
+    return {
+      before: [
+        `${name}_to AS (SELECT $${n}::uuid AS person_id, $${n + 1}::uuid AS holder_id, $${n + 2}::timestamptz AS at,
+                               $${n + 3}::uuid AS referral_id, $${n + 4}::uuid AS case_id)`,
+        ...move.before!,
+      ],
+      sql: move.sql,
+      params: [personId, holderId, at, cause.referralId ?? null, cause.caseId ?? null],
+    };
+  };
+}
+
+/**
+ * custodyMove for the moves that `source` names (a relation of the same statement with the columns person_id,
+ * holder_id, at, referral_id and case_id; at most one row per person), e.g. the rows a guarded hand-off step has
+ * just changed (referral.guard.ts), whose holder is known only once the statement has locked its referral. The
+ * open span is locked first (`_open`), then closed (`_closed`), and the new span's row is built from
+ * `count(*) FROM _closed`, so it cannot be inserted before the close has run (the partial unique index allows one
+ * open span per person; the closed row, updated by this transaction, no longer counts).
+ */
+export function custodyMoveOf(source: string): AlongsideCte {
+  return (_n, name) => ({
     before: [
-      `${name}_open AS (SELECT id, holder_id FROM custody_record WHERE person_id = $${n}::uuid AND to_at IS NULL FOR UPDATE)`,
-      `${name}_closed AS (UPDATE custody_record c SET to_at = $${n + 2}::timestamptz FROM ${name}_open o
-                           WHERE c.id = o.id AND o.holder_id <> $${n + 1}::uuid RETURNING c.id)`,
+      `${name}_open AS (SELECT k.id, k.holder_id FROM custody_record k JOIN ${source} s ON k.person_id = s.person_id
+                         WHERE k.to_at IS NULL FOR UPDATE OF k)`,
+      `${name}_closed AS (UPDATE custody_record c SET to_at = s.at FROM ${name}_open o, ${source} s
+                           WHERE c.id = o.id AND o.holder_id <> s.holder_id RETURNING c.id)`,
     ],
     sql: `INSERT INTO custody_record (person_id, holder_id, from_at, referral_id, case_id)
-          SELECT $${n}::uuid, $${n + 1}::uuid, $${n + 2}::timestamptz, $${n + 3}::uuid, $${n + 4}::uuid FROM (SELECT count(*) FROM ${name}_closed) AS done
-           WHERE NOT EXISTS (SELECT 1 FROM ${name}_open o WHERE o.holder_id = $${n + 1}::uuid)`,
-    params: [personId, holderId, at, cause.referralId ?? null, cause.caseId ?? null],
+          SELECT s.person_id, s.holder_id, s.at, s.referral_id, s.case_id FROM ${source} s, (SELECT count(*) FROM ${name}_closed) AS done
+           WHERE NOT EXISTS (SELECT 1 FROM ${name}_open o WHERE o.holder_id = s.holder_id)`,
+    params: [],
   });
 }
 

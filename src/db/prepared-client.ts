@@ -199,3 +199,24 @@ PreparingClient.prototype.query = function (this: PreparingClient, config: unkno
   }
   return result;
 } as Client['query'];
+
+/**
+ * `statements` written into the socket in turn, the last with the transaction's COMMIT behind it, and all of it
+ * sent in one write (with the START TRANSACTION still waiting from beginWithNext, if any): one round trip, and one
+ * wake-up of the server, for a whole transaction (issue 7). The server runs them in order, each with a snapshot of
+ * its own taken when it starts (READ COMMITTED), so a statement sees what the ones before it locked and wrote. Each
+ * answers in turn; once one fails, the ones after it fail too (the transaction is aborted) and the COMMIT is
+ * answered as a ROLLBACK.
+ */
+export function sendTogether(client: PreparingClient, statements: { sql: string; params: unknown[] }[]): Promise<QueryResult>[] {
+  const socket = socketOf(client);
+  socket.cork();
+  try {
+    return statements.map((s, i) => {
+      if (i === statements.length - 1) client.commitNext = true;
+      return client.query(s.sql, s.params) as unknown as Promise<QueryResult>;
+    });
+  } finally {
+    socket.uncork();
+  }
+}

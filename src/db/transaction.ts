@@ -7,7 +7,7 @@ import {
   type TransactionCommitEvent,
   type TransactionRollbackEvent,
 } from 'typeorm';
-import { PreparingClient } from './prepared-client';
+import { PreparingClient, sendTogether } from './prepared-client';
 
 /** PostgreSQL SQLSTATEs after which the whole transaction may simply be run again. */
 const RETRYABLE = new Set(['40001' /* serialization_failure */, '40P01' /* deadlock_detected */]);
@@ -55,6 +55,33 @@ export function commitWithNext(tx: EntityManager): void {
   if (!runner?.isTransactionActive) throw new Error('commitWithNext needs a transaction.');
   if (runner.transactionDepth !== 1) return;
   if (runner.databaseConnection instanceof PreparingClient) runner.databaseConnection.commitNext = true;
+}
+
+/**
+ * The transaction's last statements, sent together with its COMMIT in one write (sendTogether): each one's rows,
+ * in order. For a change whose statements do not depend on each other's answers in Node, e.g. a guarded hand-off
+ * step (referral.guard.ts): its lock, then its guarded write. The same rules as commitWithNext: nothing may follow
+ * them, and what a caller reads from the answers it can only return (or report as an error after the
+ * transaction: the COMMIT has gone). Where commitWithNext would not commit ahead (a savepoint, another client),
+ * the statements run one after the other and the transaction's own COMMIT follows as usual.
+ */
+export function lastStatements(tx: EntityManager, statements: { sql: string; params: unknown[] }[]): Promise<Record<string, unknown>[]>[] {
+  const runner = tx.queryRunner as (QueryRunner & { databaseConnection?: unknown; transactionDepth?: number }) | undefined;
+  if (!runner?.isTransactionActive) throw new Error('lastStatements needs a transaction.');
+  let answers: Promise<Record<string, unknown>[]>[];
+  if (runner.transactionDepth === 1 && runner.databaseConnection instanceof PreparingClient) {
+    answers = sendTogether(runner.databaseConnection, statements).map((p) => p.then((r) => r.rows as Record<string, unknown>[]));
+  } else {
+    let before: Promise<unknown> = Promise.resolve();
+    answers = statements.map((s) => {
+      const answer = before.then(() => tx.query(s.sql, s.params) as Promise<Record<string, unknown>[]>);
+      before = answer;
+      return answer;
+    });
+  }
+  // A caller awaits them in order and stops at the first failure: the ones behind it fail with it, unobserved.
+  for (const answer of answers) answer.catch(() => undefined);
+  return answers;
 }
 
 const commitHooks = new WeakMap<QueryRunner, (() => void)[]>();

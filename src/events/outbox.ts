@@ -30,10 +30,8 @@ export interface NewReferralEvent {
 export async function appendReferralEvents(tx: EntityManager, events: NewReferralEvent[]): Promise<{ seq: number; occurredAt: Date }[]> {
   if (events.length === 0) return [];
   const rows: { seq: number; occurred_at: Date }[] = await tx.query(
-    `WITH xact AS MATERIALIZED (SELECT pg_current_xact_id() AS id)
-     INSERT INTO referral_event (referral_id, type, status, actor_account_id, actor_agency_id, note)
-     SELECT e.* FROM xact, unnest($1::uuid[], $2::referral_event_type[], $3::referral_status[], $4::uuid[], $5::uuid[], $6::varchar[]) AS e
-      WHERE xact.id IS NOT NULL
+    `WITH ${XACT_CTE}
+     ${eventInsertFrom('e.*', 'unnest($1::uuid[], $2::referral_event_type[], $3::referral_status[], $4::uuid[], $5::uuid[], $6::varchar[]) AS e')}
      RETURNING seq, occurred_at`,
     [
       events.map((e) => e.referralId),
@@ -44,8 +42,7 @@ export async function appendReferralEvents(tx: EntityManager, events: NewReferra
       events.map((e) => e.note ?? null),
     ],
   );
-  const wakeUps = wakeUpsOf(tx.dataSource);
-  afterCommit(tx, () => wakeUps.eventsCommitted());
+  eventsAppended(tx);
   return rows.map((r) => ({ seq: r.seq, occurredAt: r.occurred_at }));
 }
 
@@ -74,16 +71,32 @@ export async function appendReferralEventWith(
   const n = params.length + 1;
   params.push(event.referralId, event.type, event.status, event.actorAccountId, event.actorAgencyId, event.note ?? null);
   // The wake-up is registered first: with `last`, the transaction has committed when the statement answers.
-  const wakeUps = wakeUpsOf(tx.dataSource);
-  afterCommit(tx, () => wakeUps.eventsCommitted());
+  eventsAppended(tx);
   if (opts.last) commitWithNext(tx);
   await tx.query(
-    `WITH ${ctes.map((c) => `${c}, `).join('')}xact AS MATERIALIZED (SELECT pg_current_xact_id() AS id)
-     INSERT INTO referral_event (referral_id, type, status, actor_account_id, actor_agency_id, note)
-     SELECT $${n}::uuid, $${n + 1}::referral_event_type, $${n + 2}::referral_status, $${n + 3}::uuid, $${n + 4}::uuid, $${n + 5}::varchar
-       FROM xact WHERE xact.id IS NOT NULL`,
+    `WITH ${ctes.map((c) => `${c}, `).join('')}${XACT_CTE}
+     ${eventInsertFrom(`$${n}::uuid, $${n + 1}::referral_event_type, $${n + 2}::referral_status, $${n + 3}::uuid, $${n + 4}::uuid, $${n + 5}::varchar`)}`,
     params,
   );
+}
+
+/** The CTE that assigns the writer's transaction id before any event row exists (the rule of appendReferralEvents). */
+export const XACT_CTE = 'xact AS MATERIALIZED (SELECT pg_current_xact_id() AS id)';
+
+/**
+ * The events' INSERT for a statement whose WITH holds XACT_CTE: `columns` are the referral_id, type, status,
+ * actor_account_id, actor_agency_id and note of each event, in that order, over `from` (relations of the same
+ * statement, e.g. the rows a guarded step changed: referral.guard.ts), and every row is joined with xact.
+ */
+export function eventInsertFrom(columns: string, from?: string): string {
+  return `INSERT INTO referral_event (referral_id, type, status, actor_account_id, actor_agency_id, note)
+          SELECT ${columns} FROM ${from ? `${from}, ` : ''}xact WHERE xact.id IS NOT NULL`;
+}
+
+/** Wakes the event feed once the caller's transaction has committed: for a statement that appends events itself (eventInsertFrom). */
+export function eventsAppended(tx: EntityManager): void {
+  const wakeUps = wakeUpsOf(tx.dataSource);
+  afterCommit(tx, () => wakeUps.eventsCommitted());
 }
 
 /** Wakes occupancy subscriptions (wake-up.ts STATION_CHANNEL) once the caller's transaction has committed. */

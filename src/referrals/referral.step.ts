@@ -1,4 +1,4 @@
-import type { EntityManager } from 'typeorm';
+import type { DataSource, EntityManager } from 'typeorm';
 import { agenciesById } from '../agencies/agency.cache';
 import { requiredText } from '../agencies/agency.service';
 import { auditEntryCte } from '../audit/audit.service';
@@ -9,25 +9,32 @@ import { CaseOutcome, CaseStatus, IntakeChannel } from '../cases/case.enums';
 import { closeCaseInTx, openCaseInTx } from '../cases/case.service';
 import { RescueCase } from '../cases/rescue-case.entity';
 import { custodyMove, moveCustody, releaseCustody } from '../custody/custody.service';
-import { appendReferralEventWith } from '../events/outbox';
+import { appendReferralEventWith, eventsAppended } from '../events/outbox';
 import type { AlongsideCte } from '../db/cte';
-import { rowShape } from '../db/rows';
+import { rowShape, type RowShape } from '../db/rows';
+import { lastStatements } from '../db/transaction';
 import { Vulnerability } from '../persons/person.enums';
 import { lockPerson } from '../persons/person.service';
 import { optionalText } from '../persons/person.rules';
-import { badInput, conflict, forbidden, invalidTransition, notFound } from '../shared/errors';
+import { badInput, conflict, forbidden, invalidTransition, notFound, type HubError } from '../shared/errors';
 import { uuidOf } from '../shared/relay';
 import { parseIcd10 } from './icd10';
 import { BedAssignment, Diagnosis, Referral } from './referral.entity';
+import {
+  CUSTODY_TO,
+  PARTY_PROPERTY,
+  guardedStep,
+  inOneStatement,
+  isCustodyMove,
+  type CustodyEffect,
+  type StepColumns,
+} from './referral.guard';
 import { plan, type Action, type Effect, type Party, type Transition } from './referral.machine';
 
 /** The caller's roles on this referral, given who holds the person now. */
 export function partiesOf(referral: Referral, agencyId: string, custodianId: string | null): Set<Party> {
   const parties = new Set<Party>();
-  if (referral.requestedById === agencyId) parties.add('REQUESTER');
-  if (referral.fromAgencyId === agencyId) parties.add('SENDER');
-  if (referral.toAgencyId === agencyId) parties.add('RECEIVER');
-  if (referral.escortAgencyId === agencyId) parties.add('ESCORT');
+  for (const [party, property] of Object.entries(PARTY_PROPERTY)) if (referral[property] === agencyId) parties.add(party as Party);
   if (custodianId === agencyId) parties.add('CUSTODIAN');
   return parties;
 }
@@ -45,12 +52,25 @@ export interface StepDetails {
   bed?: string;
 }
 
+/** What an action sets on the referral from the caller's input, besides status, version and time; the same keys at every call of one action. */
+export function stepColumns(action: Action, d: StepDetails, actor: AccountActor): StepColumns {
+  if (action === 'reject') return { rejectionReason: d.rejectionReason ?? null };
+  if (action === 'dispatch') return { escortAgencyId: d.escortAgencyId ?? actor.agencyId, escortNames: d.escortNames ?? [] };
+  return {};
+}
+
 /**
  * One step of the machine, in one transaction: lock the referral row (two
  * agencies acting at once are serialized; the second sees the first's
  * status), check expectedVersion, ask the transition table, apply its
  * effects, bump the version, audit, and append the event last (commit order).
  * A failure anywhere rolls the whole step back.
+ *
+ * A step whose row of the table the guarded statement can do whole (referral.guard.ts: the custody moves, or no
+ * effect) is sent as its lock, that statement and the COMMIT in one write: one round trip. The lock's row then
+ * tells, through plan() as always, why the statement changed nothing (not found, a stale version, not allowed);
+ * when plan() picked a row with effects of its own (receipt of an escort, a return home, a placement), the
+ * transaction committed nothing and the step runs again the way below, in a transaction of its own.
  */
 export async function step(
   ctx: RequestContext,
@@ -61,38 +81,95 @@ export async function step(
 ): Promise<Referral> {
   const actor = requireAgency(ctx.actor);
   const id = uuidOf('Referral', referralGlobalId, 'input.referralId');
+  if (action === 'dispatch') await checkEscortAgency(ctx.db, details.escortAgencyId);
+  const shape = rowShape(ctx.db, Referral);
+  const guarded = guardedStep(shape, {
+    ctx,
+    actor,
+    action,
+    referralId: id,
+    expectedVersion: expectedVersion ?? null,
+    at: new Date(),
+    note: details.note ?? null,
+    columns: stepColumns(action, details, actor),
+  });
+  if (guarded) {
+    const outcome = await inRequestTransaction(ctx, async (tx) => {
+      const [locked, written] = lastStatements(tx, [lockStatement(shape, id, actor), guarded]);
+      const decided = decide(shape, (await locked)[0], action, actor, expectedVersion);
+      const changed = (await written)[0];
+      const whole = decided.ok && inOneStatement(decided.transition);
+      if (changed) {
+        eventsAppended(tx);
+        if (!whole)
+          process.emitWarning(
+            `The guarded ${action} changed a referral that plan() ${decided.ok ? 'gives effects of their own' : 'refuses'} (referral.guard.ts).`,
+          );
+        return { done: shape.map(changed)! };
+      }
+      if (whole)
+        process.emitWarning(`The guarded ${action} changed nothing where plan() allows it (referral.guard.ts): run again the long way.`);
+      return decided.ok ? {} : { error: decided.error };
+    });
+    if (outcome.done) return outcome.done;
+    // After the transaction, whose COMMIT has gone (it changed nothing): an error thrown inside would roll back a commit.
+    if (outcome.error) throw outcome.error;
+  }
   return inRequestTransaction(ctx, async (tx) => {
-    // One statement, one round trip: the person's lock, then the referral's (FOR UPDATE OF p, r, in that order:
-    // intake, requests and closing a case lock the person row first, and a step that moves custody or closes a
-    // case takes the same locks, so the same order everywhere avoids deadlocks, each of which would cost a
-    // deadlock_timeout before the retry). Need to know (PARTY_SQL, the policy's own rule) with the statement's
-    // snapshot: a referral's person never changes and a party stays a party. The referral's row as the lock finds
-    // it (PostgreSQL re-reads a locked row that changed while it waited). Who holds the person now: custody moves
-    // only under the person's lock, and person_holding reads with a snapshot of its own, taken above the locking
-    // subquery, so after the lock is granted (migrations/1796239262076-PersonHolding.ts). On the transaction's
-    // own connection: a second pool connection taken while holding the lock would let poolSize concurrent steps
-    // wait on each other.
-    const shape = rowShape(tx.connection, Referral);
-    const [row]: (Record<string, unknown> & { visible: boolean; custodian_id: string | null })[] = await tx.query(
-      `SELECT l.*, h.holder_id AS custodian_id
+    const lock = lockStatement(shape, id, actor);
+    const decided = decide(shape, (await tx.query(lock.sql, lock.params))[0], action, actor, expectedVersion);
+    if (!decided.ok) throw decided.error;
+    await applyTransition(tx, ctx, actor, decided.referral, decided.transition, details);
+    return decided.referral;
+  });
+}
+
+/**
+ * One statement, one round trip: the person's lock, then the referral's (FOR UPDATE OF p, r, in that order:
+ * intake, requests and closing a case lock the person row first, and a step that moves custody or closes a case
+ * takes the same locks, so the same order everywhere avoids deadlocks, each of which would cost a deadlock_timeout
+ * before the retry). Need to know (PARTY_SQL, the policy's own rule) with the statement's snapshot: a referral's
+ * person never changes and a party stays a party. The referral's row as the lock finds it (PostgreSQL re-reads a
+ * locked row that changed while it waited). Who holds the person now: custody moves only under the person's lock,
+ * and person_holding reads with a snapshot of its own, taken above the locking subquery, so after the lock is
+ * granted (migrations/1796239262076-PersonHolding.ts). On the transaction's own connection: a second pool
+ * connection taken while holding the lock would let poolSize concurrent steps wait on each other.
+ */
+function lockStatement(shape: RowShape<Referral>, id: string, actor: AccountActor): { sql: string; params: unknown[] } {
+  return {
+    sql: `SELECT l.*, h.holder_id AS custodian_id
          FROM (SELECT ${shape.select('r')}, ${PARTY_SQL('p.id', '$2::uuid')} AS visible
                  FROM referral r JOIN person p ON p.id = r.person_id WHERE r.id = $1::uuid FOR UPDATE OF p, r) l,
               LATERAL person_holding(l."personId") h`,
-      [id, actor.agencyId],
-    );
-    const referral = row?.visible ? shape.map(row) : null;
-    if (!referral) throw notFound('Referral');
-    if (expectedVersion != null && expectedVersion !== referral.version) {
-      throw conflict('The referral changed since you read it.', { version: referral.version, status: referral.status });
-    }
-    const decided = plan(referral, action, partiesOf(referral, actor.agencyId, row.custodian_id));
-    if (!decided.ok) {
-      if (decided.error === 'FORBIDDEN') throw forbidden(`Your agency may not ${action} this referral.`);
-      throw invalidTransition(referral.status, `Cannot ${action} a ${referral.kind} referral that is ${referral.status}.`);
-    }
-    await applyTransition(tx, ctx, actor, referral, decided.transition, details);
-    return referral;
-  });
+    params: [id, actor.agencyId],
+  };
+}
+
+type Decision = { ok: true; referral: Referral; transition: Transition } | { ok: false; error: HubError };
+
+/** The step's checks on the row its lock found, in order: need to know, the expected version, then the table. */
+function decide(
+  shape: RowShape<Referral>,
+  row: Record<string, unknown> | undefined,
+  action: Action,
+  actor: AccountActor,
+  expectedVersion: number | null | undefined,
+): Decision {
+  const referral = row?.visible ? shape.map(row) : null;
+  if (!referral) return { ok: false, error: notFound('Referral') };
+  if (expectedVersion != null && expectedVersion !== referral.version) {
+    return {
+      ok: false,
+      error: conflict('The referral changed since you read it.', { version: referral.version, status: referral.status }),
+    };
+  }
+  const decided = plan(referral, action, partiesOf(referral, actor.agencyId, row!.custodian_id as string | null));
+  if (decided.ok) return { ok: true, referral, transition: decided.transition };
+  if (decided.error === 'FORBIDDEN') return { ok: false, error: forbidden(`Your agency may not ${action} this referral.`) };
+  return {
+    ok: false,
+    error: invalidTransition(referral.status, `Cannot ${action} a ${referral.kind} referral that is ${referral.status}.`),
+  };
 }
 
 async function applyTransition(
@@ -105,17 +182,12 @@ async function applyTransition(
 ): Promise<void> {
   const now = new Date();
   if (t.to) referral.status = t.to;
-  if (t.action === 'reject') referral.rejectionReason = d.rejectionReason ?? null;
-  if (t.action === 'dispatch') {
-    await checkEscortAgency(tx, d.escortAgencyId);
-    referral.escortAgencyId = d.escortAgencyId ?? actor.agencyId;
-    referral.escortNames = d.escortNames ?? [];
-  }
+  Object.assign(referral, stepColumns(t.action, d, actor));
   // A transition whose effects are all writes of their own (the custody moves of dispatch, receipt and cancel)
   // writes them in its final statement; one that reads or decides (opening or closing a case) runs each effect in
   // turn, in the table's order.
   const effects = t.effects ?? [];
-  const inline = effects.every((e) => e in CUSTODY_TO);
+  const inline = effects.every(isCustodyMove);
   if (!inline) for (const effect of effects) await EFFECTS[effect](tx, ctx, referral, d, now);
   referral.version += 1;
   referral.updatedAt = now;
@@ -141,7 +213,7 @@ async function applyTransition(
         params: [r.status, r.rejectionReason, r.escortAgencyId, r.escortNames, r.caseId, r.version, r.updatedAt, r.id],
       }),
       (n) => auditEntryCte(n, ctx, { action: `referral.${t.action}`, subjectType: 'Person', subjectId: r.personId }),
-      ...(inline ? effects.map((e) => alongside(e, r, now)) : []),
+      ...(inline ? effects.map((e) => alongside(e as CustodyEffect, r, now)) : []),
     ],
     // The step's last statement: step() only returns after it.
     { last: true },
@@ -154,23 +226,18 @@ async function openCaseOf(tx: EntityManager, r: Referral): Promise<RescueCase | 
   return r.caseId ? tx.getRepository(RescueCase).findOneBy({ id: r.caseId, status: CaseStatus.OPEN }) : null;
 }
 
-/** The custody moves of the table, by whom each hands the person to: one write and nothing else each. */
-const CUSTODY_TO: Partial<Record<Effect, (r: Referral) => string>> = {
-  custodyToEscort: (r) => r.escortAgencyId!,
-  custodyToReceiver: (r) => r.toAgencyId,
-  custodyToSender: (r) => r.fromAgencyId,
-};
 const causeOf = (r: Referral) => ({ referralId: r.id, caseId: r.caseId });
+const holderOf = (effect: CustodyEffect, r: Referral) => r[CUSTODY_TO[effect]]!;
 
 /** A custody move as a CTE of the step's final statement. */
-const alongside = (effect: Effect, r: Referral, now: Date): AlongsideCte =>
-  custodyMove(r.personId, CUSTODY_TO[effect]!(r), causeOf(r), now);
+const alongside = (effect: CustodyEffect, r: Referral, now: Date): AlongsideCte =>
+  custodyMove(r.personId, holderOf(effect, r), causeOf(r), now);
 
 /** A custody move as a statement of its own, for a transition whose other effects must run in turn. */
 const alone =
-  (effect: Effect): EffectFn =>
+  (effect: CustodyEffect): EffectFn =>
   (tx, _ctx, r, _d, now) =>
-    moveCustody(tx, r.personId, CUSTODY_TO[effect]!(r), causeOf(r), now);
+    moveCustody(tx, r.personId, holderOf(effect, r), causeOf(r), now);
 
 /** Every effect named in the transition table, implemented once. */
 const EFFECTS: Record<Effect, EffectFn> = {
@@ -253,7 +320,8 @@ export function bedDetails(ward: string, bed: string): StepDetails {
   return { ward: requiredText('input.ward', ward, 50), bed: requiredText('input.bed', bed, 50) };
 }
 
-export async function checkEscortAgency(tx: EntityManager, id: string | null | undefined): Promise<void> {
-  // Agencies never change (agency.cache.ts): after the first hand-off escorted by an agency, no statement.
-  if (id && !(await agenciesById(tx.connection, [id], tx))[0]) throw badInput('input.escortAgencyId', 'No such agency.');
+export async function checkEscortAgency(db: DataSource, id: string | null | undefined): Promise<void> {
+  // Agencies never change (agency.cache.ts): after the first hand-off escorted by an agency, no statement; and
+  // checked before the step's transaction, which then cannot be refused for it.
+  if (id && !(await agenciesById(db, [id]))[0]) throw badInput('input.escortAgencyId', 'No such agency.');
 }

@@ -1,6 +1,6 @@
 import type { DataSource } from 'typeorm';
 import { createDataSource } from '../../src/db/data-source';
-import { commitWithNext } from '../../src/db/transaction';
+import { commitWithNext, lastStatements } from '../../src/db/transaction';
 import { MAX_PREPARED_PER_CONNECTION, PLAN_EACH_CALL, PreparingClient } from '../../src/db/prepared-client';
 import { createTestDatabase, type TestDatabase } from '../support/database';
 
@@ -210,6 +210,78 @@ describe("a transaction's last statement takes its COMMIT with it (commitWithNex
     // What the last statement wrote had committed with it; nothing after it ran.
     expect(await committedRows()).toEqual([1]);
     expect(pooled.getTransactionStatus()).toBe('I');
+  });
+
+  it('sends the last statements and the COMMIT in one write (lastStatements), each answering in turn', async () => {
+    const answers: unknown[] = [];
+    const writes = await writesDuring(pooled, () =>
+      ds.transaction(async (tx) => {
+        const [inserted, counted] = lastStatements(tx, [
+          { sql: 'INSERT INTO last_t VALUES ($1::int) RETURNING n', params: [1] },
+          { sql: 'SELECT count(*)::int AS n FROM last_t WHERE n >= $1::int', params: [0] },
+        ]);
+        answers.push(await inserted, await counted);
+      }),
+    );
+    // START TRANSACTION, two statements of Parse/Bind/Describe/Execute/Sync each, COMMIT: one write.
+    expect(writes).toEqual([12]);
+    // The second statement sees what the first wrote: they run in order, in the same transaction.
+    expect(answers).toEqual([[{ n: 1 }], [{ n: 1 }]]);
+    expect(await committedRows()).toEqual([1]);
+    expect(pooled.getTransactionStatus()).toBe('I');
+  });
+
+  it('gives each statement a snapshot of its own: the one after a lock sees what committed while the lock waited', async () => {
+    await ds.query('INSERT INTO last_t VALUES (1)');
+    // Another session holds the row the first statement will lock, and commits a new row before letting go.
+    await client.query('BEGIN');
+    await client.query('UPDATE last_t SET n = n WHERE n = 1');
+    const step = ds.transaction(async (tx) => {
+      const [locked, counted] = lastStatements(tx, [
+        { sql: 'SELECT n FROM last_t WHERE n = $1::int FOR UPDATE', params: [1] },
+        { sql: 'SELECT count(*)::int AS n FROM last_t WHERE n >= $1::int', params: [0] },
+      ]);
+      return [await locked, await counted];
+    });
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    await client.query('INSERT INTO last_t VALUES (2)');
+    await client.query('COMMIT');
+    // A CTE of the locking statement would count 1: its snapshot is taken before the wait.
+    expect(await step).toEqual([[{ n: 1 }], [{ n: 2 }]]);
+  });
+
+  it('commits nothing when the first of the last statements fails: the ones after it fail with it, and its error is the one reported', async () => {
+    await expect(
+      ds.transaction(async (tx) => {
+        const [first, second] = lastStatements(tx, [
+          { sql: 'INSERT INTO last_t VALUES ($1::int), ($1::int)', params: [1] },
+          { sql: 'INSERT INTO last_t VALUES ($1::int)', params: [2] },
+        ]);
+        await first;
+        await second;
+      }),
+    ).rejects.toMatchObject({ code: '23505' });
+    expect(await committedRows()).toEqual([]);
+    expect(pooled.getTransactionStatus()).toBe('I');
+    await ds.transaction((tx) => tx.query('INSERT INTO last_t VALUES ($1::int)', [3]));
+    expect(await committedRows()).toEqual([3]);
+  });
+
+  it('runs the last statements one after the other inside a savepoint, and the outer transaction still decides', async () => {
+    await expect(
+      ds.transaction(async (tx) => {
+        await tx.transaction(async (inner) => {
+          const answers = lastStatements(inner, [
+            { sql: 'INSERT INTO last_t VALUES ($1::int)', params: [1] },
+            { sql: 'INSERT INTO last_t VALUES ($1::int)', params: [2] },
+          ]);
+          for (const answer of answers) await answer;
+        });
+        expect((await tx.query('SELECT count(*)::int AS n FROM last_t'))[0].n).toBe(2);
+        throw new Error('the outer transaction fails');
+      }),
+    ).rejects.toThrow('the outer transaction fails');
+    expect(await committedRows()).toEqual([]);
   });
 
   it('does nothing inside a savepoint: the outer transaction still decides', async () => {

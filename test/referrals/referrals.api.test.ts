@@ -27,7 +27,7 @@ import {
 } from '../generated/graphql';
 import { anAgency, theSeedAgencies, type TestAgency } from '../support/builders';
 import { codeOf, startTestHub, type GraphQLResponse, type TestHub } from '../support/hub';
-import { statementsDuring } from '../audit/sql-spy';
+import { statementsAndWritesDuring } from '../audit/sql-spy';
 
 /**
  * The referral state machine through the API (DOMAIN.md §4): every row of the
@@ -1123,25 +1123,33 @@ describe('the round trips of a hand-off', () => {
   // per process afterwards); the feed's read and the wake-up NOTIFY after a commit are shared by every commit of
   // a burst, and the expiry sweep and the listening connection's ping (`SELECT 1` at each poll) are the hub's
   // own: none of them is the request's.
-  const during = async (work: () => Promise<unknown>) => {
-    const texts = (await statementsDuring(work)).filter(
-      (t) => !/^WITH snap AS|pg_notify|^WITH expired AS|^SELECT a\.id AS account_id|^SELECT 1$/.test(t),
+  const during = async (work: () => Promise<unknown>) => (await sent(work)).map((s) => s.text);
+  /** The request's statements, each with the socket write that carried it (statementsAndWritesDuring). */
+  const sent = async (work: () => Promise<unknown>) =>
+    (await statementsAndWritesDuring(work)).filter(
+      (s) => !/^WITH snap AS|pg_notify|^WITH expired AS|^SELECT a\.id AS account_id|^SELECT 1$/.test(s.text),
     );
-    return texts;
-  };
+  /** How many writes carried the statements: consecutive statements sent with no write between them left together. */
+  const writesOf = (statements: { write: number }[]) => new Set(statements.map((s) => s.write)).size;
 
-  it('a step is four statements: begin, both locks with need to know and the custodian, write, commit', async () => {
+  it('a step is four statements in ONE write: begin, both locks with need to know and the custodian, the guarded write, commit', async () => {
     const b = await requested('PSYCHIATRIC_EVALUATION');
-    const seen = await during(() => hub.ok(HandoffAcceptDocument, { input: { referralId: b.id } }, b.receiver.token));
+    const statements = await sent(() => hub.ok(HandoffAcceptDocument, { input: { referralId: b.id } }, b.receiver.token));
+    const seen = statements.map((s) => s.text);
     expect(seen).toHaveLength(4);
     expect(seen[0]).toMatch(/^START TRANSACTION/);
     // The person's lock, then the referral's, in that order, and who holds the person once both are held.
     expect(seen[1]).toContain('AS visible');
     expect(seen[1]).toMatch(/FROM referral r JOIN person p ON p\.id = r\.person_id WHERE r\.id = \$1::uuid FOR UPDATE OF p, r\) l,/);
     expect(seen[1]).toMatch(/LATERAL person_holding\(l\."personId"\) h$/);
-    // The change, its audit entry and its event: one statement, in the step's transaction.
-    expect(seen[2]).toMatch(/UPDATE referral SET status[\s\S]*INSERT INTO audit_log[\s\S]*INSERT INTO referral_event/);
+    // The change, its audit entry and its event: one statement that decides from the transition table itself
+    // (referral.guard.ts), so that it can leave with the lock, before the lock has answered.
+    expect(seen[2]).toMatch(
+      /^WITH cur AS MATERIALIZED[\s\S]*UPDATE referral x SET status[\s\S]*INSERT INTO audit_log[\s\S]*INSERT INTO referral_event/,
+    );
     expect(seen[3]).toMatch(/^COMMIT/);
+    // One round trip for the whole step (issue 7).
+    expect(writesOf(statements)).toBe(1);
     const [row] = await sql<{ events: number; audits: number; version: number; status: string }>(
       `SELECT (SELECT count(*)::int FROM referral_event e WHERE e.referral_id = r.id AND e.type = 'ACCEPTED' AND e.status = 'ACCEPTED') AS events,
               (SELECT count(*)::int FROM audit_log l WHERE l.subject_id = r.person_id AND l.action = 'referral.accept') AS audits,
@@ -1164,7 +1172,7 @@ describe('the round trips of a hand-off', () => {
     // The escort agency named comes from the per-process agency cache (the police have escorted before here).
     expect(seen).toHaveLength(4);
     expect(seen[2]).toMatch(
-      /UPDATE referral SET status[\s\S]*INSERT INTO audit_log[\s\S]*UPDATE custody_record[\s\S]*INSERT INTO custody_record[\s\S]*INSERT INTO referral_event/,
+      /UPDATE referral x SET status[\s\S]*INSERT INTO audit_log[\s\S]*UPDATE custody_record[\s\S]*INSERT INTO custody_record[\s\S]*INSERT INTO referral_event/,
     );
     const ledger = await sql<{ holder_id: string; open: boolean; referral_id: string | null }>(
       `SELECT holder_id, to_at IS NULL AS open, referral_id FROM custody_record WHERE person_id = (SELECT person_id FROM referral WHERE id = $1) ORDER BY from_at, id`,
