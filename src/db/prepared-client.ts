@@ -60,6 +60,13 @@ export class PreparingClient extends Client {
     // so an error still belongs to its own query). Callers here never have two queries in flight on a connection,
     // except the START TRANSACTION that beginWithNext sends ahead.
     super(typeof config === 'string' ? { connectionString: config, pipeline: true } : { ...config, pipeline: true });
+    // A connection error that arrives while no statement is in flight (the server shutting down between two
+    // statements of a transaction, or after its last answer and before the release) is emitted as an 'error'
+    // event, and pg-pool listens only while the client is idle in the pool: checked out, an unheard 'error' ends
+    // the process. The error has already failed every statement in flight; the client is no longer queryable, so
+    // its next statement fails as the database being unavailable (unavailable.ts), and the pool drops it when it
+    // is released.
+    this.on('error', () => undefined);
   }
 }
 

@@ -38,3 +38,6 @@ export function isDatabaseUnavailable(err: unknown, depth = 0): boolean {
     isDatabaseUnavailable(inner, depth + 1),
   );
 }
+
+/** What a client is told when the database cannot be reached (code SERVICE_UNAVAILABLE, HTTP 503). */
+export const DATABASE_UNAVAILABLE_MESSAGE = 'The hub cannot reach its database; try again shortly.';

@@ -1,4 +1,4 @@
-import type { EntityManager } from 'typeorm';
+import type { DataSource, EntityManager } from 'typeorm';
 import { PARTY_SQL } from '../access/access.policy';
 import { appendAudit } from '../audit/audit.service';
 import { AgencyKind, requireAgency } from '../auth/actor';
@@ -105,22 +105,30 @@ export async function lockVisiblePerson(
   id: string,
   agencyId: string,
 ): Promise<{ person: Person; holding: Holding } | null> {
-  const shape = rowShape(tx.connection, Person);
-  const [row]: (Record<string, unknown> & {
-    visible: boolean;
-    holder_id: string | null;
-    case_id: string | null;
-    case_station_id: string | null;
-  })[] = await tx.query(
-    `SELECT l.*, h.holder_id, h.case_id, h.case_station_id
-         FROM (SELECT ${shape.select('p')}, ${PARTY_SQL('p.id', '$2::uuid')} AS visible FROM person p WHERE p.id = $1::uuid FOR UPDATE OF p) l,
-              LATERAL person_holding(l.id) h`,
-    [id, agencyId],
-  );
-  if (!row?.visible) return null;
+  const lock = lockVisiblePersonStatement(tx.connection, id, agencyId);
+  return lockedPersonOf(tx.connection, (await tx.query(lock.sql, lock.params))[0]);
+}
+
+/** lockVisiblePerson's statement, for a caller that sends it together with what follows (lastStatements). */
+export function lockVisiblePersonStatement(db: DataSource, id: string, agencyId: string): { sql: string; params: unknown[] } {
   return {
-    person: shape.map(row)!,
-    holding: { holderId: row.holder_id, openCase: row.case_id ? { id: row.case_id, stationId: row.case_station_id! } : null },
+    sql: `SELECT l.*, h.holder_id, h.case_id, h.case_station_id
+         FROM (SELECT ${rowShape(db, Person).select('p')}, ${PARTY_SQL('p.id', '$2::uuid')} AS visible FROM person p WHERE p.id = $1::uuid FOR UPDATE OF p) l,
+              LATERAL person_holding(l.id) h`,
+    params: [id, agencyId],
+  };
+}
+
+/** What lockVisiblePerson answers, from its statement's row. */
+export function lockedPersonOf(db: DataSource, row: Record<string, unknown> | undefined): { person: Person; holding: Holding } | null {
+  if (!row?.visible) return null;
+  const caseId = row.case_id as string | null;
+  return {
+    person: rowShape(db, Person).map(row)!,
+    holding: {
+      holderId: row.holder_id as string | null,
+      openCase: caseId ? { id: caseId, stationId: row.case_station_id as string } : null,
+    },
   };
 }
 

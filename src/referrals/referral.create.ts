@@ -3,18 +3,18 @@ import type { EntityManager } from 'typeorm';
 import { agenciesById } from '../agencies/agency.cache';
 import { Agency } from '../agencies/agency.entity';
 import { requiredText } from '../agencies/agency.service';
-import { appendAudit, auditEntryCte } from '../audit/audit.service';
+import { appendAudit, auditEntriesOf, auditEntryCte } from '../audit/audit.service';
 import { AgencyKind, requireAgency, type AccountActor } from '../auth/actor';
 import { inRequestTransaction, type RequestContext } from '../auth/context';
 import { RescueCase } from '../cases/rescue-case.entity';
 import { moveCustody } from '../custody/custody.service';
 import { idempotent } from '../db/idempotency';
-import { constraintName, sqlState } from '../db/transaction';
+import { constraintName, lastStatements, sqlState } from '../db/transaction';
 import { standalone, type AlongsideCte } from '../db/cte';
-import { appendReferralEvents, appendReferralEventWith } from '../events/outbox';
+import { XACT_CTE, appendReferralEvents, appendReferralEventWith, eventInsertFrom, eventsAppended } from '../events/outbox';
 import { optionalText } from '../persons/person.rules';
-import { lockVisiblePerson, personForIntake } from '../persons/person.service';
-import { badInput, conflict, forbidden, notFound } from '../shared/errors';
+import { lockVisiblePerson, lockVisiblePersonStatement, lockedPersonOf, personForIntake } from '../persons/person.service';
+import { badInput, conflict, forbidden, notFound, type HubError } from '../shared/errors';
 import { prefectureOf } from '../shared/region-code';
 import { uuidOf } from '../shared/relay';
 import { ReferralKind, ReferralStatus } from './referral.enums';
@@ -73,31 +73,44 @@ type ReferralColumns = Pick<
  * A new referral's INSERT, as a data-modifying CTE for appendReferralEventWith or a statement of its own: its id
  * chosen here and every column given, so nothing is read back, and the row, its audit entry and its REQUESTED
  * event can be one statement (the event's foreign key is checked at the end of the statement, when the row is
- * there). Returns the referral as the INSERT writes it.
+ * there). Returns the referral as the INSERT writes it. With `from`, the case, the sender and the times are not
+ * given but read from that relation of the statement (columns case_id, from_agency_id, created_at, respond_by and
+ * updated_at), and the INSERT writes one row for each of its rows, none when it has none: a guarded request's
+ * (guardedRequest).
  */
-function referralInsert(r: ReferralColumns): {
+function referralInsert(
+  r: ReferralColumns,
+  from?: string,
+): {
   referral: Referral;
   cte: AlongsideCte;
 } {
   const referral = Object.assign(new Referral(), r, { id: randomUUID() });
   return {
     referral,
-    cte: (n) => ({
+    cte: (n, name) => ({
+      // Given (null with `from`, which the statement then reads instead).
+      before: [
+        `${name}_from AS (SELECT $${n + 4}::uuid AS case_id, $${n + 6}::uuid AS from_agency_id, $${n + 12}::timestamptz AS created_at,
+                                 $${n + 13}::timestamptz AS respond_by, $${n + 14}::timestamptz AS updated_at)`,
+      ],
       sql: `INSERT INTO referral (id, kind, status, person_id, case_id, requested_by_id, from_agency_id, to_agency_id, reason,
                                   rejection_reason, found_at, circumstances, created_at, respond_by, updated_at, version,
                                   escort_agency_id, escort_names)
-            VALUES ($${n}::uuid, $${n + 1}::referral_kind, $${n + 2}::referral_status, $${n + 3}::uuid, $${n + 4}::uuid, $${n + 5}::uuid,
-                    $${n + 6}::uuid, $${n + 7}::uuid, $${n + 8}::varchar, $${n + 9}::rejection_reason, $${n + 10}::varchar,
-                    $${n + 11}::varchar, $${n + 12}::timestamptz, $${n + 13}::timestamptz, $${n + 14}::timestamptz, $${n + 15}::int,
-                    $${n + 16}::uuid, $${n + 17}::varchar[])`,
+            SELECT $${n}::uuid, $${n + 1}::referral_kind, $${n + 2}::referral_status, $${n + 3}::uuid, s.case_id, $${n + 5}::uuid,
+                   s.from_agency_id, $${n + 7}::uuid, $${n + 8}::varchar, $${n + 9}::rejection_reason, $${n + 10}::varchar,
+                   $${n + 11}::varchar, s.created_at, s.respond_by, s.updated_at, $${n + 15}::int,
+                   $${n + 16}::uuid, $${n + 17}::varchar[]
+              FROM ${from ?? `${name}_from`} s
+            RETURNING case_id, from_agency_id, created_at, respond_by, updated_at`,
       params: [
         referral.id,
         r.kind,
         r.status,
         r.personId,
-        r.caseId,
+        from ? null : r.caseId,
         r.requestedById,
-        r.fromAgencyId,
+        from ? null : r.fromAgencyId,
         r.toAgencyId,
         r.reason,
         r.rejectionReason,
@@ -202,17 +215,173 @@ async function checkReceiver(tx: EntityManager, kind: ReferralKind, toAgencyId: 
   return to;
 }
 
+/** A new request's columns, once its sender and case are known (from who holds the person: requestReferral). */
+function requestColumns(
+  ctx: RequestContext,
+  actor: AccountActor,
+  input: RequestReferralInput,
+  ids: { personId: string; toAgencyId: string; reason: string | null },
+  holding: { fromAgencyId: string | null; caseId: string | null },
+): ReferralColumns {
+  const now = new Date();
+  return {
+    kind: input.kind,
+    status: ReferralStatus.REQUESTED,
+    personId: ids.personId,
+    caseId: holding.caseId,
+    requestedById: actor.agencyId,
+    fromAgencyId: holding.fromAgencyId!,
+    toAgencyId: ids.toAgencyId,
+    reason: ids.reason,
+    rejectionReason: null,
+    foundAt: null,
+    circumstances: null,
+    createdAt: now,
+    updatedAt: now,
+    respondBy: new Date(now.getTime() + ctx.settings.config.responseTimes[input.kind]),
+    version: 1,
+    escortAgencyId: null,
+    escortNames: [],
+  };
+}
+
+/**
+ * The request's rules that need the person's lock, in the order a caller meets them: need to know (NOT_FOUND),
+ * involvement, an open case where the kind ends one. The receiver's checks follow (checkReceiver), then that the
+ * person is not already with the receiver (sameAgency).
+ */
+function refusal(locked: Awaited<ReturnType<typeof lockVisiblePerson>>, actor: AccountActor, kind: ReferralKind): HubError | null {
+  if (!locked) return notFound('Person');
+  const { holderId, openCase } = locked.holding;
+  const involved = holderId === actor.agencyId || openCase?.stationId === actor.agencyId;
+  if (!involved) return forbidden("Only the person's custodian or the station of their open case may refer them.");
+  if (NEEDS_OPEN_CASE.includes(kind) && !openCase) {
+    return badInput('input.kind', `A ${kind} ends the station's case: the person needs an open case.`);
+  }
+  return null;
+}
+
+const sameAgency = () => badInput('input.toAgencyId', 'The person is already with that agency.');
+
+/**
+ * The request as ONE statement that applies refusal()'s rules and sameAgency's itself, from who holds the person
+ * as the lock left them (its snapshot is taken after the request's lock statement, in the same transaction:
+ * referral.guard.ts tells why), so that it can leave in the same write as the lock and the COMMIT. It inserts the
+ * referral, its audit entry and its event where the rules allow the request, and nothing otherwise; need to know
+ * needs no rule of its own: the custodian and the station of the open case are parties (PARTY_SQL). Only for a
+ * receiver already checked (checkReceiver) and a kind whose rules need nothing else of the person (a return home
+ * also needs the person's origin).
+ */
+function guardedRequest(
+  ctx: RequestContext,
+  actor: AccountActor,
+  columns: ReferralColumns,
+): { referral: Referral; sql: string; params: unknown[] } {
+  const { referral, cte } = referralInsert(columns, 'req');
+  const insert = cte(1, 'change_0');
+  const params = [...insert.params];
+  const p = (value: unknown) => `$${params.push(value)}`;
+  const [createdAt, respondBy] = [p(columns.createdAt), p(columns.respondBy)];
+  const [agency, person, to, needsCase] = [
+    p(actor.agencyId),
+    p(columns.personId),
+    p(columns.toAgencyId),
+    p(NEEDS_OPEN_CASE.includes(columns.kind)),
+  ];
+  const audit = auditEntriesOf(
+    params.length + 1,
+    ctx,
+    { action: 'referral.request', subjectType: 'Person' },
+    { subject: `${person}::uuid`, from: 'change_0' },
+  );
+  params.push(...audit.params);
+  const event = eventInsertFrom(
+    `${p(referral.id)}::uuid, 'REQUESTED'::referral_event_type, 'REQUESTED'::referral_status, ${p(actor.accountId)}::uuid, ${agency}::uuid, NULL`,
+    'change_0',
+  );
+  const sql = `WITH ${insert.before!.join(', ')},
+    req AS (SELECT h.case_id, COALESCE(h.holder_id, ${agency}::uuid) AS from_agency_id, t.at AS created_at, t.at AS updated_at,
+                   t.at + (${respondBy}::timestamptz - ${createdAt}::timestamptz) AS respond_by
+              FROM person_holding(${person}::uuid) h,
+                   -- Made no earlier than the custody it starts from: the time was taken before the lock's wait, and a
+                   -- move committed meanwhile must not end after the request that it sends from.
+                   LATERAL (SELECT GREATEST(${createdAt}::timestamptz,
+                                            (SELECT k.from_at FROM custody_record k WHERE k.person_id = ${person}::uuid AND k.to_at IS NULL)) AS at) t
+             WHERE (h.holder_id = ${agency}::uuid OR h.case_station_id = ${agency}::uuid)
+               AND (h.case_id IS NOT NULL OR NOT ${needsCase}::bool)
+               AND COALESCE(h.holder_id, ${agency}::uuid) <> ${to}::uuid),
+    change_0 AS (${insert.sql}),
+    audit AS (${audit.sql}),
+    ${XACT_CTE},
+    event AS (${event})
+    SELECT * FROM change_0`;
+  return { referral, sql, params };
+}
+
 /**
  * Any agency involved with the person — the custodian, or the station of the
  * open case (the seed: the station asks for an evaluation while the police
  * still hold the man) — asks another to take the person over.
+ *
+ * Without an idempotency key, to a receiver the cache already knows is right, and of a kind other than a return
+ * home, the request is its lock, the guarded INSERT and the COMMIT in one write (one round trip); the lock's row
+ * then tells, by the same rules in Node, why nothing was inserted. Otherwise, or should the two ever disagree,
+ * the request runs as it always has.
  */
 export async function requestReferral(ctx: RequestContext, input: RequestReferralInput): Promise<Referral> {
   const actor: AccountActor = requireAgency(ctx.actor);
   const personId = uuidOf('Person', input.personId, 'input.personId');
   const toAgencyId = uuidOf('Agency', input.toAgencyId, 'input.toAgencyId');
   const reason = optionalText('input.reason', input.reason, 2000);
+  const ids = { personId, toAgencyId, reason };
   const { idempotencyKey, ...rest } = input;
+  if (idempotencyKey == null && input.kind !== ReferralKind.RETURN_TO_ORIGIN) {
+    // Agencies never change (agency.cache.ts): after the first request to an agency, no statement.
+    const [to] = await agenciesById(ctx.db, [toAgencyId]);
+    if (to?.kind === RECEIVER_KIND[input.kind]) {
+      const guarded = guardedRequest(ctx, actor, requestColumns(ctx, actor, input, ids, { fromAgencyId: null, caseId: null }));
+      const outcome = await inRequestTransaction(ctx, async (tx) => {
+        const [locked, written] = lastStatements(tx, [lockVisiblePersonStatement(ctx.db, personId, actor.agencyId), guarded]);
+        const person = lockedPersonOf(ctx.db, (await locked)[0]);
+        const refused =
+          refusal(person, actor, input.kind) ?? (toAgencyId === (person!.holding.holderId ?? actor.agencyId) ? sameAgency() : null);
+        const inserted = await written.catch((err: unknown) => {
+          throw openReferralConflict(err);
+        });
+        if (inserted[0]) {
+          eventsAppended(tx);
+          // What committed is what happened; a NOT_FOUND may be the lock's need to know, older than the guard's view
+          // (referral.step.ts tells why). Any other disagreement is a bug in the guard.
+          if (refused && refused.code !== 'NOT_FOUND')
+            process.emitWarning(`The guarded request inserted a referral that its rules refuse (${refused.code}; referral.create.ts).`);
+          const row = inserted[0] as {
+            case_id: string | null;
+            from_agency_id: string;
+            created_at: Date;
+            respond_by: Date | null;
+            updated_at: Date;
+          };
+          return {
+            done: Object.assign(guarded.referral, {
+              caseId: row.case_id,
+              fromAgencyId: row.from_agency_id,
+              createdAt: row.created_at,
+              respondBy: row.respond_by,
+              updatedAt: row.updated_at,
+            }),
+          };
+        }
+        if (!refused)
+          process.emitWarning(
+            'The guarded request inserted nothing where its rules allow it (referral.create.ts): run again the long way.',
+          );
+        return { refused };
+      });
+      if (outcome.done) return outcome.done;
+      // After the transaction, whose COMMIT has gone (it wrote nothing): an error thrown inside would roll back a commit.
+      if (outcome.refused) throw outcome.refused;
+    }
+  }
   return inRequestTransaction(ctx, (tx) =>
     idempotent(
       tx,
@@ -220,38 +389,16 @@ export async function requestReferral(ctx: RequestContext, input: RequestReferra
       async () => {
         // The lock, need to know, and who holds the person and their open case once the lock is held: one statement.
         const locked = await lockVisiblePerson(tx, personId, actor.agencyId);
-        if (!locked) throw notFound('Person');
-        const { person, holding } = locked;
-        const { holderId, openCase } = holding;
-        const involved = holderId === actor.agencyId || openCase?.stationId === actor.agencyId;
-        if (!involved) throw forbidden("Only the person's custodian or the station of their open case may refer them.");
-        if (NEEDS_OPEN_CASE.includes(input.kind) && !openCase) {
-          throw badInput('input.kind', `A ${input.kind} ends the station's case: the person needs an open case.`);
-        }
+        const refused = refusal(locked, actor, input.kind);
+        if (refused) throw refused;
+        const { person, holding } = locked!;
         await checkReceiver(tx, input.kind, toAgencyId, person.originRegionCode);
-        const fromAgencyId = holderId ?? actor.agencyId;
-        if (toAgencyId === fromAgencyId) throw badInput('input.toAgencyId', 'The person is already with that agency.');
-        const now = new Date();
+        const fromAgencyId = holding.holderId ?? actor.agencyId;
+        if (toAgencyId === fromAgencyId) throw sameAgency();
         // The row, its audit entry and its event: one statement (one round trip), all in this transaction.
-        const { referral, cte } = referralInsert({
-          kind: input.kind,
-          status: ReferralStatus.REQUESTED,
-          personId,
-          caseId: openCase?.id ?? null,
-          requestedById: actor.agencyId,
-          fromAgencyId,
-          toAgencyId,
-          reason,
-          rejectionReason: null,
-          foundAt: null,
-          circumstances: null,
-          createdAt: now,
-          updatedAt: now,
-          respondBy: new Date(now.getTime() + ctx.settings.config.responseTimes[input.kind]),
-          version: 1,
-          escortAgencyId: null,
-          escortNames: [],
-        });
+        const { referral, cte } = referralInsert(
+          requestColumns(ctx, actor, input, ids, { fromAgencyId, caseId: holding.openCase?.id ?? null }),
+        );
         await appendReferralEventWith(
           tx,
           {

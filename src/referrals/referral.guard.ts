@@ -105,14 +105,18 @@ export function guardedStep(shape: RowShape<Referral>, input: GuardedInput): { s
   });
   const ctes = [
     `cur AS MATERIALIZED (
-       SELECT c.*, CASE ${candidates.map((i) => `WHEN ${matches(ROWS[i])} THEN ${i}`).join(' ')} END AS t
+       SELECT c.*, CASE ${candidates.map((i) => `WHEN ${matches(ROWS[i])} THEN ${i}`).join(' ')} END AS t,
+              -- The step's time, no earlier than the state it starts from: $4 was taken before the lock's wait, and
+              -- a change committed meanwhile must not end after the step that follows it (the ledger's order).
+              GREATEST($4::timestamptz, c."updatedAt",
+                       (SELECT k.from_at FROM custody_record k WHERE k.person_id = c."personId" AND k.to_at IS NULL)) AS at
          FROM (SELECT ${shape.select('r')} FROM referral r WHERE r.id = $1::uuid AND ($3::int IS NULL OR r.version = $3::int)) c
          LEFT JOIN LATERAL person_holding(c."personId") h ON true)`,
     `step AS (
        UPDATE referral x SET status = ${byRow('c.t', whole, (t) => label(t.to!))}::referral_status,
-              ${sets.map((s) => `${s}, `).join('')}version = x.version + 1, updated_at = $4::timestamptz
+              ${sets.map((s) => `${s}, `).join('')}version = x.version + 1, updated_at = c.at
          FROM cur c WHERE x.id = c.id AND c.t IN (${whole.join(', ')})
-       RETURNING ${shape.select('x')}, c.t AS "__t")`,
+       RETURNING ${shape.select('x')}, c.t AS "__t", c.at AS "__at")`,
   ];
   const audit = auditEntriesOf(
     params.length + 1,
@@ -131,7 +135,7 @@ export function guardedStep(shape: RowShape<Referral>, input: GuardedInput): { s
     const name = `move_${k}`;
     const rows = whole.filter((i) => ROWS[i].effects?.includes(effect));
     ctes.push(
-      `${name}_to AS (SELECT s."personId" AS person_id, s."${CUSTODY_TO[effect]}" AS holder_id, $4::timestamptz AS at,
+      `${name}_to AS (SELECT s."personId" AS person_id, s."${CUSTODY_TO[effect]}" AS holder_id, s."__at" AS at,
                              s.id AS referral_id, s."caseId" AS case_id FROM step s WHERE s."__t" IN (${rows.join(', ')}))`,
     );
     const move = custodyMoveOf(`${name}_to`)(params.length + 1, name);

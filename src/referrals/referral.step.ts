@@ -101,9 +101,12 @@ export async function step(
       const whole = decided.ok && inOneStatement(decided.transition);
       if (changed) {
         eventsAppended(tx);
-        if (!whole)
+        // What committed is what happened. The lock's need to know may be older than the guard's view: it reads
+        // with the snapshot taken before the lock wait, so an agency that became the custodian meanwhile is
+        // NOT_FOUND to it and a party to the guard, which is right. Any other disagreement is a bug in the guard.
+        if (!whole && !(!decided.ok && decided.error.code === 'NOT_FOUND'))
           process.emitWarning(
-            `The guarded ${action} changed a referral that plan() ${decided.ok ? 'gives effects of their own' : 'refuses'} (referral.guard.ts).`,
+            `The guarded ${action} changed a referral that plan() ${decided.ok ? 'gives effects of their own' : `refuses (${decided.error.code})`} (referral.guard.ts).`,
           );
         return { done: shape.map(changed)! };
       }

@@ -18,7 +18,7 @@ import type { HubSettings, RequestContext } from '../auth/context';
 import { bearerToken } from '../auth/token';
 import { TokenCache } from '../auth/token-cache';
 import { createDataSource } from '../db/data-source';
-import { isDatabaseUnavailable } from '../db/unavailable';
+import { DATABASE_UNAVAILABLE_MESSAGE, isDatabaseUnavailable } from '../db/unavailable';
 import { EventFeed } from '../events/event-feed';
 import { startExpirySweep } from '../referrals/referral.expiry';
 import type { Config } from '../shared/config';
@@ -52,8 +52,6 @@ export interface HubOptions {
 }
 
 export class PortInUseError extends Error {}
-
-const DATABASE_UNAVAILABLE = 'The hub cannot reach its database; try again shortly.';
 
 /** /healthz answers 503 when the database has not answered `SELECT 1` within this. */
 const HEALTHZ_TIMEOUT_MS = 3_000;
@@ -142,7 +140,7 @@ export async function startHub(opts: HubOptions): Promise<Hub> {
           throw new GraphQLError(err.message, { extensions: { code: err.code, http: { status: 401 } } });
         }
         logger.error({ err: { name: (err as Error).name, message: (err as Error).message } }, 'authentication failed');
-        throw new GraphQLError(DATABASE_UNAVAILABLE, {
+        throw new GraphQLError(DATABASE_UNAVAILABLE_MESSAGE, {
           extensions: { code: 'SERVICE_UNAVAILABLE', http: { status: 503 } },
         });
       }
@@ -217,7 +215,9 @@ export async function startHub(opts: HubOptions): Promise<Hub> {
                   // Reads that cannot be audited are not shown (as over WebSocket); the answer is the outage itself,
                   // not Apollo's bare HTTP 500.
                   response.http.status = 503;
-                  response.body.singleResult = { errors: [{ message: DATABASE_UNAVAILABLE, extensions: { code: 'SERVICE_UNAVAILABLE' } }] };
+                  response.body.singleResult = {
+                    errors: [{ message: DATABASE_UNAVAILABLE_MESSAGE, extensions: { code: 'SERVICE_UNAVAILABLE' } }],
+                  };
                 }
               },
             };

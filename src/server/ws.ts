@@ -12,6 +12,7 @@ import { bindConnection } from '../events/connection';
 import type { RequestContext } from '../auth/context';
 import type { Config } from '../shared/config';
 import type { Logger } from '../shared/logger';
+import { DATABASE_UNAVAILABLE_MESSAGE, isDatabaseUnavailable } from '../db/unavailable';
 import { maskError } from './errors.plugin';
 import { asVariableError, withInputField } from './input-field';
 import { checkOperation, checkTokens, type QueryLimits } from './limits';
@@ -195,6 +196,12 @@ export function attachWebSocket(opts: {
         }
         if (!('errors' in result) || !result.errors) return result;
         const errors = result.errors.map((e) => {
+          // The database went away while the payload was read (an event committed just before an outage is
+          // delivered in it): SERVICE_UNAVAILABLE, as over HTTP (errors.plugin.ts), not a masked internal error.
+          if (isDatabaseUnavailable(e)) {
+            logger.warn({ requestId: context.requestId, path: e.path }, 'database unavailable');
+            return new GraphQLError(DATABASE_UNAVAILABLE_MESSAGE, { path: e.path, extensions: { code: 'SERVICE_UNAVAILABLE' } });
+          }
           // Variables that do not fit are the client's mistake (BAD_USER_INPUT naming the field), as over HTTP.
           const f = maskError(withInputField(asVariableError(e.toJSON()), args.document), context.requestId);
           if (f.extensions?.code === 'INTERNAL_SERVER_ERROR') {

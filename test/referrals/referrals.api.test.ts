@@ -712,6 +712,84 @@ async function responseTime(h: TestHub, id: string, token: string): Promise<numb
   return Date.parse(r.respondBy!) - Date.parse(r.createdAt);
 }
 
+describe('who may ask, with or without an idempotency key (a request without one is one round trip: referral.create.ts)', () => {
+  /** The request's answer, and whether it wrote anything for the person: a referral or a request's audit entry. */
+  const ask = async (personId: string, kind: ReferralKind, to: TestAgency, by: TestAgency, keyed: boolean) => {
+    const count = () =>
+      sql<{ referrals: number; audits: number }>(
+        `SELECT (SELECT count(*)::int FROM referral WHERE person_id = $1) AS referrals,
+                (SELECT count(*)::int FROM audit_log WHERE subject_id = $1 AND action = 'referral.request') AS audits`,
+        [uuidOf(personId)],
+      );
+    const [before] = await count();
+    const res = await hub.request(
+      RequestReferralDocument,
+      { input: { personId, kind, toAgencyId: to.id, ...(keyed ? { idempotencyKey: randomUUID() } : {}) } },
+      by.token,
+    );
+    const [after] = await count();
+    return {
+      extensions: extensionsOf(res.errors),
+      written: { referrals: after.referrals - before.referrals, audits: after.audits - before.audits },
+    };
+  };
+  const nothing = { referrals: 0, audits: 0 };
+
+  it.each([false, true])(
+    'refuses an agency that sees the person but neither holds them nor has their open case (FORBIDDEN); keyed: %s',
+    async (keyed) => {
+      // The police brought the person in: a party, but the station holds them and has the case now.
+      const b = await escorted();
+      await must('confirmReceipt', b, a.station);
+      expect(await ask(b.personId, 'PSYCHIATRIC_EVALUATION', a.hospital, a.police, keyed)).toEqual({
+        extensions: expect.objectContaining({ code: 'FORBIDDEN' }),
+        written: nothing,
+      });
+    },
+  );
+
+  it.each([false, true])('refuses a placement of a person without an open case, on input.kind; keyed: %s', async (keyed) => {
+    // The police hold the person on the way in: no case yet (and their escort is the person's open referral).
+    const b = await escorted();
+    expect(await ask(b.personId, 'WELFARE_PLACEMENT', a.welfareHome, a.police, keyed)).toEqual({
+      extensions: expect.objectContaining({ code: 'BAD_USER_INPUT', field: 'input.kind' }),
+      written: nothing,
+    });
+  });
+
+  it.each([false, true])('refuses to send the person to the agency that has them, on input.toAgencyId; keyed: %s', async (keyed) => {
+    const { personId } = await personAtStation();
+    expect(await ask(personId, 'RETURN_TO_STATION', a.station, a.station, keyed)).toEqual({
+      extensions: expect.objectContaining({ code: 'BAD_USER_INPUT', field: 'input.toAgencyId' }),
+      written: nothing,
+    });
+  });
+
+  it.each([false, true])(
+    'lets the station of the open case ask while another agency holds the person, who then sends them; keyed: %s',
+    async (keyed) => {
+      // The seed: the police still hold the man the station has registered.
+      const b = await escorted();
+      await must('confirmReceipt', b, a.station);
+      const back = await request(b.personId, 'PSYCHIATRIC_EVALUATION', a.hospital, a.station);
+      await must('dispatch', back, a.station, { escort: a.police });
+      await must('confirmReceipt', back, a.hospital);
+      const home = await request(b.personId, 'RETURN_TO_STATION', a.station, a.hospital);
+      await must('cancel', home, a.hospital);
+      // The hospital holds the person; the station, whose case is open, asks for a placement.
+      const asked = await ask(b.personId, 'WELFARE_PLACEMENT', a.welfareHome, a.station, keyed);
+      expect(asked).toEqual({ extensions: undefined, written: { referrals: 1, audits: 1 } });
+      const [row] = await sql<{ from_agency_id: string; case_id: string | null; events: number }>(
+        `SELECT r.from_agency_id, r.case_id, (SELECT count(*)::int FROM referral_event e WHERE e.referral_id = r.id) AS events
+         FROM referral r WHERE r.person_id = $1 AND r.status = 'REQUESTED'`,
+        [uuidOf(b.personId)],
+      );
+      expect(row).toMatchObject({ from_agency_id: uuidOf(a.hospital.id), events: 1 });
+      expect(row.case_id).not.toBeNull();
+    },
+  );
+});
+
 describe('respondBy', () => {
   it.each(KINDS)('is createdAt + the default response time for a %s', async (kind) => {
     const b = await inStatus(kind, 'REQUESTED');
@@ -1183,18 +1261,21 @@ describe('the round trips of a hand-off', () => {
     expect(ledger.filter((k) => !k.open).length).toBeGreaterThan(0);
   });
 
-  it('a request is four: begin, the lock with need to know, holder and case, the referral with its audit entry and its event, commit', async () => {
+  it('a request is four statements in ONE write: begin, the lock with need to know, holder and case, the guarded referral with its audit entry and its event, commit', async () => {
     const { personId } = await personAtStation();
     // The hospital has been asked before in this file: its row comes from the per-process agency cache.
     let answer: { requestReferral: { id: string } } | undefined;
-    const seen = await during(async () => {
+    const statements = await sent(async () => {
       answer = await hub.ok(
         HandoffRequestDocument,
         { input: { personId, kind: 'PSYCHIATRIC_EVALUATION', toAgencyId: a.hospital.id, reason: '复诊' } },
         a.station.token,
       );
     });
+    const seen = statements.map((s) => s.text);
     expect(seen).toHaveLength(4);
+    // One round trip for the whole request (issue 7).
+    expect(writesOf(statements)).toBe(1);
     expect(seen[1]).toMatch(/AS visible FROM person p WHERE p\.id = \$1::uuid FOR UPDATE OF p\) l,\s+LATERAL person_holding\(l\.id\) h$/);
     expect(seen[2]).toMatch(/INSERT INTO referral \(id, kind[\s\S]*INSERT INTO audit_log[\s\S]*INSERT INTO referral_event/);
     expect(seen[3]).toMatch(/^COMMIT/);
