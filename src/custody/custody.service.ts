@@ -61,6 +61,13 @@ export function custodyMoveOf(source: string): AlongsideCte {
   });
 }
 
+/**
+ * SQL: when the person's open custody span began (NULL when nobody holds them), for a change whose time must not
+ * come before the custody it starts from (a guarded step or request takes its time before the lock's wait).
+ */
+export const openSpanStart = (person: string) =>
+  `(SELECT k.from_at FROM custody_record k WHERE k.person_id = ${person} AND k.to_at IS NULL)`;
+
 /** custodyMove as a statement of its own. */
 export async function moveCustody(
   tx: EntityManager,

@@ -7,13 +7,13 @@ import { appendAudit, auditEntriesOf, auditEntryCte } from '../audit/audit.servi
 import { AgencyKind, requireAgency, type AccountActor } from '../auth/actor';
 import { inRequestTransaction, type RequestContext } from '../auth/context';
 import { RescueCase } from '../cases/rescue-case.entity';
-import { moveCustody } from '../custody/custody.service';
+import { moveCustody, openSpanStart } from '../custody/custody.service';
 import { idempotent } from '../db/idempotency';
 import { constraintName, lastStatements, sqlState } from '../db/transaction';
 import { standalone, type AlongsideCte } from '../db/cte';
 import { XACT_CTE, appendReferralEvents, appendReferralEventWith, eventInsertFrom, eventsAppended } from '../events/outbox';
 import { optionalText } from '../persons/person.rules';
-import { lockVisiblePerson, lockVisiblePersonStatement, lockedPersonOf, personForIntake } from '../persons/person.service';
+import { lockVisiblePerson, lockVisiblePersonStatement, lockedPersonOf, personForIntake, type Holding } from '../persons/person.service';
 import { badInput, conflict, forbidden, notFound, type HubError } from '../shared/errors';
 import { prefectureOf } from '../shared/region-code';
 import { uuidOf } from '../shared/relay';
@@ -263,6 +263,9 @@ function refusal(locked: Awaited<ReturnType<typeof lockVisiblePerson>>, actor: A
 
 const sameAgency = () => badInput('input.toAgencyId', 'The person is already with that agency.');
 
+/** Who sends the person: whoever holds them, or the requesting station of their open case when nobody does (the SQL of guardedRequest says the same). */
+const senderOf = (holding: Holding, actor: AccountActor) => holding.holderId ?? actor.agencyId;
+
 /**
  * The request as ONE statement that applies refusal()'s rules and sameAgency's itself, from who holds the person
  * as the lock left them (its snapshot is taken after the request's lock statement, in the same transaction:
@@ -306,7 +309,7 @@ function guardedRequest(
                    -- Made no earlier than the custody it starts from: the time was taken before the lock's wait, and a
                    -- move committed meanwhile must not end after the request that it sends from.
                    LATERAL (SELECT GREATEST(${createdAt}::timestamptz,
-                                            (SELECT k.from_at FROM custody_record k WHERE k.person_id = ${person}::uuid AND k.to_at IS NULL)) AS at) t
+                                            ${openSpanStart(`${person}::uuid`)}) AS at) t
              WHERE (h.holder_id = ${agency}::uuid OR h.case_station_id = ${agency}::uuid)
                AND (h.case_id IS NOT NULL OR NOT ${needsCase}::bool)
                AND COALESCE(h.holder_id, ${agency}::uuid) <> ${to}::uuid),
@@ -343,8 +346,7 @@ export async function requestReferral(ctx: RequestContext, input: RequestReferra
       const outcome = await inRequestTransaction(ctx, async (tx) => {
         const [locked, written] = lastStatements(tx, [lockVisiblePersonStatement(ctx.db, personId, actor.agencyId), guarded]);
         const person = lockedPersonOf(ctx.db, (await locked)[0]);
-        const refused =
-          refusal(person, actor, input.kind) ?? (toAgencyId === (person!.holding.holderId ?? actor.agencyId) ? sameAgency() : null);
+        const refused = refusal(person, actor, input.kind) ?? (toAgencyId === senderOf(person!.holding, actor) ? sameAgency() : null);
         const inserted = await written.catch((err: unknown) => {
           throw openReferralConflict(err);
         });
@@ -393,7 +395,7 @@ export async function requestReferral(ctx: RequestContext, input: RequestReferra
         if (refused) throw refused;
         const { person, holding } = locked!;
         await checkReceiver(tx, input.kind, toAgencyId, person.originRegionCode);
-        const fromAgencyId = holding.holderId ?? actor.agencyId;
+        const fromAgencyId = senderOf(holding, actor);
         if (toAgencyId === fromAgencyId) throw sameAgency();
         // The row, its audit entry and its event: one statement (one round trip), all in this transaction.
         const { referral, cte } = referralInsert(

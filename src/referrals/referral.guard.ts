@@ -1,7 +1,7 @@
 import type { AccountActor } from '../auth/actor';
 import type { RequestContext } from '../auth/context';
 import { auditEntriesOf } from '../audit/audit.service';
-import { custodyMoveOf } from '../custody/custody.service';
+import { custodyMoveOf, openSpanStart } from '../custody/custody.service';
 import type { RowShape } from '../db/rows';
 import { XACT_CTE, eventInsertFrom } from '../events/outbox';
 import type { Referral } from './referral.entity';
@@ -109,7 +109,7 @@ export function guardedStep(shape: RowShape<Referral>, input: GuardedInput): { s
               -- The step's time, no earlier than the state it starts from: $4 was taken before the lock's wait, and
               -- a change committed meanwhile must not end after the step that follows it (the ledger's order).
               GREATEST($4::timestamptz, c."updatedAt",
-                       (SELECT k.from_at FROM custody_record k WHERE k.person_id = c."personId" AND k.to_at IS NULL)) AS at
+                       ${openSpanStart('c."personId"')}) AS at
          FROM (SELECT ${shape.select('r')} FROM referral r WHERE r.id = $1::uuid AND ($3::int IS NULL OR r.version = $3::int)) c
          LEFT JOIN LATERAL person_holding(c."personId") h ON true)`,
     `step AS (
