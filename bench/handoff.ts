@@ -1,7 +1,7 @@
 import { Client } from 'pg';
 import { gql, globalId } from './client';
 import { checkLedger } from './generate';
-import { cpuMs, percentile, rssSampler, writeCalls } from './load';
+import { cpuMs, machineCpuMs, percentile, rssSampler, writeCalls } from './load';
 
 /**
  * Workload 3: the hand-off cycle request → accept → dispatch → confirmReceipt,
@@ -81,6 +81,11 @@ export interface HandoffMeasurement {
   cpuMsPerCycle?: number | null;
   /** The load generator's own CPU time (this process) per completed cycle, ms: taken from the same two cores. */
   benchCpuMsPerCycle?: number;
+  /**
+   * The rest of the machine's busy CPU time per completed cycle, ms: the whole machine's less the server's and the
+   * load generator's, i.e. PostgreSQL's (its statements, protocol, commits and WAL) and the kernel's work for it.
+   */
+  othersCpuMsPerCycle?: number | null;
   /** The server's write system calls per completed cycle: its statements' sends and its HTTP answers. */
   writesPerCycle?: number | null;
 }
@@ -97,6 +102,7 @@ export async function runHandoff(
   const stop = rssSampler(pid);
   const cpuBefore = cpuMs(pid);
   const benchBefore = process.cpuUsage();
+  const machineBefore = machineCpuMs();
   const writesBefore = writeCalls(pid);
   const deadline = performance.now() + seconds * 1000;
   const times: number[] = [];
@@ -117,6 +123,7 @@ export async function runHandoff(
   const elapsed = (performance.now() - t0) / 1000;
   const cpuAfter = cpuMs(pid);
   const bench = process.cpuUsage(benchBefore);
+  const machineAfter = machineCpuMs();
   const writesAfter = writeCalls(pid);
   times.sort((x, y) => x - y);
   return {
@@ -129,6 +136,10 @@ export async function runHandoff(
     rssMb: stop(),
     cpuMsPerCycle: cpuBefore !== null && cpuAfter !== null && times.length > 0 ? (cpuAfter - cpuBefore) / times.length : null,
     benchCpuMsPerCycle: times.length > 0 ? (bench.user + bench.system) / 1000 / times.length : undefined,
+    othersCpuMsPerCycle:
+      machineBefore !== null && machineAfter !== null && cpuBefore !== null && cpuAfter !== null && times.length > 0
+        ? (machineAfter - machineBefore - (cpuAfter - cpuBefore) - (bench.user + bench.system) / 1000) / times.length
+        : null,
     writesPerCycle: writesBefore !== null && writesAfter !== null && times.length > 0 ? (writesAfter - writesBefore) / times.length : null,
   };
 }

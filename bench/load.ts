@@ -72,6 +72,22 @@ export function rssMb(pid: number | undefined): number | null {
   return kb === null ? null : kb / 1024;
 }
 
+/**
+ * CPU time the whole machine has been busy so far, all cores (Linux: the first line of /proc/stat, in 10 ms
+ * ticks: user, nice, system, irq and softirq; not idle, iowait or the time the hypervisor gave to others), ms; or null where it cannot be read. During a hand-off run the server,
+ * the load generator and PostgreSQL are what runs: what neither of the first two used is PostgreSQL's (issue 7).
+ */
+export function machineCpuMs(): number | null {
+  try {
+    const line = fs.readFileSync('/proc/stat', 'utf8').split('\n', 1)[0];
+    const t = line.trim().split(/\s+/).slice(1).map(Number);
+    if (t.length < 7 || t.some((x) => !Number.isFinite(x))) return null;
+    return (t[0] + t[1] + t[2] + t[5] + t[6]) * 10;
+  } catch {
+    return null;
+  }
+}
+
 /** CPU time a process and its descendants have used so far (user + system), ms (Linux: /proc/<pid>/stat, in 10 ms ticks). */
 export function cpuMs(pid: number | undefined): number | null {
   return sumOverTree(pid, (p) => {

@@ -73,13 +73,18 @@ export function benchWorkers(): number {
  * free loopback port (one process only: with HUB_WORKERS > 1 the workers would
  * need ports of their own), which costs nothing until a client attaches.
  */
-export async function spawnHub(env: Record<string, string>, nodeArgs: string[] = [], opts: { inspect?: boolean } = {}): Promise<Server> {
+export async function spawnHub(
+  env: Record<string, string>,
+  nodeArgs: string[] = [],
+  opts: { inspect?: boolean; /** Another build's root (its dist/ and node_modules/), for an A/B run. */ root?: string } = {},
+): Promise<Server> {
+  const root = opts.root ?? ROOT;
   const inspect = opts.inspect === true && benchWorkers() === 1;
   const child = spawn(
     process.execPath,
-    [...HUB_NODE_FLAGS, ...nodeArgs, ...(inspect ? ['--inspect=127.0.0.1:0'] : []), path.join(ROOT, 'dist', 'src', 'server', 'main.js')],
+    [...HUB_NODE_FLAGS, ...nodeArgs, ...(inspect ? ['--inspect=127.0.0.1:0'] : []), path.join(root, 'dist', 'src', 'server', 'main.js')],
     {
-      cwd: ROOT,
+      cwd: root,
       env: { ...process.env, HUB_WORKERS: String(benchWorkers()), ...env, PORT: '0', HOST: '127.0.0.1' },
       stdio: ['ignore', 'pipe', 'pipe'],
     },

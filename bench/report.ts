@@ -112,6 +112,7 @@ export function markdown(r: Results): string {
         : '') +
       '; ' +
       `load generator's own CPU per cycle (it shares the machine): hub runs ${perRun(hs.runs, (x) => x.benchCpuMsPerCycle, 2)}, limit runs ${perRun(hs.limitRuns ?? [], (x) => x.benchCpuMsPerCycle, 2)} ms; ` +
+      `the rest of the machine's CPU per cycle (PostgreSQL's: the machine's busy time less the server's and the load generator's): hub runs ${perRun(hs.runs, (x) => x.othersCpuMsPerCycle, 2)}, limit runs ${perRun(hs.limitRuns ?? [], (x) => x.othersCpuMsPerCycle, 2)} ms; ` +
       `the server's write system calls per cycle (each statement sent, each answer): hub ${perRun(hs.runs, (x) => x.writesPerCycle, 1)}, limit ${perRun(hs.limitRuns ?? [], (x) => x.writesPerCycle, 1)}; ` +
       `ledger after the runs: ${hs.problems.length ? hs.problems.join('; ') : 'intact (one open custody record per person with an open case, every referral at its last event, every bench referral RECEIVED, custody where the last hand-off left it)'}.`,
   );

@@ -30,6 +30,11 @@ import { runSubscriptions } from './subscriptions';
  * BENCH_ONLY (comma-separated subset of sql, dashboard, person, handoff,
  * subscriptions, report: for working on one workload; such runs are written
  * as <date>-partial.*).
+ * BENCH_AB_ENV="NAME=value ..." and/or BENCH_AB_ROOT=<another checkout, built>: a
+ * second hub B (this build with those settings added, or that build) beside
+ * the first, A; the hand-off then runs as BENCH_AB_PAIRS (3) alternating
+ * pairs A, B at the first of BENCH_CONNECTIONS instead of beside the limit:
+ * how a change is kept or dropped on this noisy machine (issue 7).
  */
 
 const ROOT = path.join(__dirname, '..');
@@ -307,6 +312,53 @@ async function main(): Promise<void> {
     const runs: HandoffMeasurement[] = [];
     const limitRuns: HandoffMeasurement[] = [];
     const handoffProblems: string[] = [];
+    const abEnv = Object.fromEntries(
+      (process.env.BENCH_AB_ENV ?? '')
+        .split(/\s+/)
+        .filter(Boolean)
+        .map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]),
+    );
+    const abRoot = process.env.BENCH_AB_ROOT ? path.resolve(process.env.BENCH_AB_ROOT) : undefined;
+    if (wanted('handoff') && (abRoot || Object.keys(abEnv).length > 0)) {
+      const b = await spawnHub({ ...hubEnv, ...abEnv }, [], { root: abRoot });
+      running.push(b);
+      const c = Math.min(connections[0], workers.length);
+      const pairs = positive('BENCH_AB_PAIRS', '3');
+      log(
+        `A/B: A ${ROOT}; B ${abRoot ?? ROOT}${Object.keys(abEnv).length ? ` with ${process.env.BENCH_AB_ENV}` : ''}; ${c} workers, ${pairs} pairs`,
+      );
+      const results: Record<'A' | 'B', HandoffMeasurement[]> = { A: [], B: [] };
+      for (const server of [hub, b]) await runHandoff(server.url, workers, c, warmup, server.pid);
+      for (let i = 0; i < pairs; i++) {
+        for (const [name, server] of (i % 2
+          ? [
+              ['B', b],
+              ['A', hub],
+            ]
+          : [
+              ['A', hub],
+              ['B', b],
+            ]) as ['A' | 'B', Server][]) {
+          const m = await runHandoff(server.url, workers, c, seconds, server.pid);
+          results[name].push(m);
+          log(
+            `  ${name}: ${m.cyclesPerSecond.toFixed(1)} cycles/s p50 ${m.p50Ms.toFixed(0)} p99 ${m.p99Ms.toFixed(0)} ms, ${m.failures.length} failed, ` +
+              `CPU ${m.cpuMsPerCycle?.toFixed(2)} ms/cycle (load generator ${m.benchCpuMsPerCycle?.toFixed(2)}, PostgreSQL and the rest ${m.othersCpuMsPerCycle?.toFixed(2)}), ${m.writesPerCycle?.toFixed(1)} writes/cycle`,
+          );
+        }
+      }
+      const mean = (ms: HandoffMeasurement[], of: (m: HandoffMeasurement) => number | null | undefined) =>
+        ms.reduce((n, m) => n + (of(m) ?? NaN), 0) / ms.length;
+      for (const name of ['A', 'B'] as const)
+        log(
+          `A/B mean ${name}: ${mean(results[name], (m) => m.cyclesPerSecond).toFixed(1)} cycles/s, hub CPU ${mean(results[name], (m) => m.cpuMsPerCycle).toFixed(2)}, ` +
+            `PostgreSQL and the rest ${mean(results[name], (m) => m.othersCpuMsPerCycle).toFixed(2)} ms/cycle, ${mean(results[name], (m) => m.writesPerCycle).toFixed(1)} writes/cycle`,
+        );
+      const failed = [...results.A, ...results.B].flatMap((m) => m.failures);
+      log(`A/B: ${failed.length} failed${failed.length ? `: ${failed[0]}` : ''}`);
+      await b.stop();
+      return;
+    }
     if (wanted('handoff')) {
       const warm = await runHandoff(hub.url, workers, Math.min(connections[0], workers.length), warmup, hub.pid);
       const limitUrl = `${limit.url}/handoff`;
@@ -327,8 +379,8 @@ async function main(): Promise<void> {
         limitRuns.push(l);
         log(
           `hand-off ${c} workers: ${h.cyclesPerSecond.toFixed(1)} cycles/s p50 ${h.p50Ms.toFixed(0)} p99 ${h.p99Ms.toFixed(0)} ms, ${h.failures.length} failed, ` +
-            `CPU ${h.cpuMsPerCycle?.toFixed(2)} ms/cycle (load generator ${h.benchCpuMsPerCycle?.toFixed(2)}), ${h.writesPerCycle?.toFixed(1)} writes/cycle | limit ${l.cyclesPerSecond.toFixed(1)} cycles/s p50 ${l.p50Ms.toFixed(0)} p99 ${l.p99Ms.toFixed(0)} ms, ` +
-            `${l.failures.length} failed, load generator ${l.benchCpuMsPerCycle?.toFixed(2)} ms/cycle, ${l.writesPerCycle?.toFixed(1)} writes/cycle | hub/limit ${(h.cyclesPerSecond / l.cyclesPerSecond).toFixed(2)}`,
+            `CPU ${h.cpuMsPerCycle?.toFixed(2)} ms/cycle (load generator ${h.benchCpuMsPerCycle?.toFixed(2)}, PostgreSQL and the rest ${h.othersCpuMsPerCycle?.toFixed(2)}), ${h.writesPerCycle?.toFixed(1)} writes/cycle | limit ${l.cyclesPerSecond.toFixed(1)} cycles/s p50 ${l.p50Ms.toFixed(0)} p99 ${l.p99Ms.toFixed(0)} ms, ` +
+            `${l.failures.length} failed, CPU ${l.cpuMsPerCycle?.toFixed(2)} ms/cycle (load generator ${l.benchCpuMsPerCycle?.toFixed(2)}, PostgreSQL and the rest ${l.othersCpuMsPerCycle?.toFixed(2)}), ${l.writesPerCycle?.toFixed(1)} writes/cycle | hub/limit ${(h.cyclesPerSecond / l.cyclesPerSecond).toFixed(2)}`,
         );
         for (const f of [...h.failures, ...l.failures].slice(0, 5)) log(`  failed: ${f}`);
       }

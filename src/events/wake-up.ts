@@ -13,6 +13,23 @@ export const EVENTS_CHANNEL = 'hub_referral_events';
  */
 export const STATION_CHANNEL = 'hub_station_changes';
 
+/**
+ * Each process's listening connection announces itself here (presence): with a hello when it starts listening (at
+ * start and after a reconnect), then at every health check (HUB_EVENT_POLL). A process hearing a hello answers
+ * with its own presence, so the newcomer knows at once who else is there.
+ */
+export const PRESENCE_CHANNEL = 'hub_processes';
+
+/** A presence payload: `<origin> <ms it counts for> [hello]` (the sender's own three health-check intervals). */
+export function presencePayload(origin: string, countsForMs: number, hello: boolean): string {
+  return `${origin} ${Math.round(countsForMs)}${hello ? ' hello' : ''}`;
+}
+
+export function parsePresence(payload: string): { origin: string; countsForMs: number; hello: boolean } | null {
+  const m = /^(\S+) (\d+)( hello)?$/.exec(payload);
+  return m ? { origin: m[1], countsForMs: Number(m[2]), hello: m[3] !== undefined } : null;
+}
+
 /** At most one NOTIFY statement per this many ms per hub: a burst of commits costs one wake-up, not one each. */
 const COALESCE_MS = 2;
 
@@ -31,6 +48,13 @@ const COALESCE_MS = 2;
  * A NOTIFY lost to a crash between the commit and the send delays the other
  * processes until their next poll (HUB_EVENT_POLL); it loses nothing, since
  * readers take events from the table by seq, never from the payload.
+ *
+ * Only while another process listens (PRESENCE_CHANNEL: heard within three of its health checks): a hub that
+ * runs alone wakes nobody. Measured on the bench's hand-off (issue 7): 0.8 NOTIFYs per cycle, each a statement
+ * and a wake-up of this process's own listening backend, which then ignores it. A process that starts listening
+ * says hello, and whoever hears it sends one wake-up at once, for what it committed while the newcomer was
+ * starting and could not yet be known: nothing waits for a poll. What a process must not do is take a peer for
+ * gone while it still listens; a peer counts until three of its heartbeats are missed.
  */
 export class WakeUps {
   /** Sent as the events channel's payload, so that this process's listener can ignore its own wake-ups. */
@@ -40,8 +64,43 @@ export class WakeUps {
   private events = false;
   private readonly stations = new Set<string>();
   private sending = false;
+  /** Other processes' origins, and until when each counts as listening (its last heartbeat + three intervals). */
+  private readonly peers = new Map<string, number>();
+  private peersUntil = 0;
+  /** Wake-ups for events sent to other processes (for operators and the test that a lone hub sends none). */
+  eventWakeUpsSent = 0;
 
   constructor(private readonly db: DataSource) {}
+
+  /**
+   * A process announced itself on PRESENCE_CHANNEL (this one's own announcements are ignored). Returns whether it
+   * is new here: then it gets a wake-up now, for the events committed before this process knew of it.
+   */
+  peerHeard(origin: string, countsForMs: number): boolean {
+    if (origin === this.origin) return false;
+    const now = Date.now();
+    for (const [o, until] of this.peers) if (until <= now) this.peers.delete(o);
+    const known = this.peers.has(origin);
+    const until = now + countsForMs;
+    this.peers.set(origin, until);
+    this.peersUntil = Math.max(this.peersUntil, until);
+    if (!known) {
+      this.events = true;
+      this.send();
+    }
+    return !known;
+  }
+
+  /** The other processes' origins that count as listening now (for operators and tests). */
+  get listeningPeers(): string[] {
+    const now = Date.now();
+    return [...this.peers].filter(([, until]) => until > now).map(([origin]) => origin);
+  }
+
+  /** Whether another process listens (has announced itself recently enough). */
+  get othersListen(): boolean {
+    return this.peersUntil > Date.now();
+  }
 
   /** `wake` runs synchronously after each commit of an event in this process (the feed's pump); returns the unregister. */
   onLocalEvents(wake: () => void, logger: Logger): () => void {
@@ -53,6 +112,7 @@ export class WakeUps {
   /** After the commit of referral events. */
   eventsCommitted(): void {
     for (const wake of this.local) wake();
+    if (!this.othersListen) return;
     this.events = true;
     this.send();
   }
@@ -80,6 +140,7 @@ export class WakeUps {
       if (this.events) {
         channels.push(EVENTS_CHANNEL);
         payloads.push(this.origin);
+        this.eventWakeUpsSent++;
       }
       for (const station of this.stations) {
         channels.push(STATION_CHANNEL);

@@ -91,6 +91,7 @@ export async function startHub(opts: HubOptions): Promise<Hub> {
       databaseUrl: opts.databaseUrl,
       logger,
       pollMs: config.eventPollMs,
+      idleReadMs: config.eventIdleReadMs,
       bufferSize: config.subscriptionBuffer,
       accounts: {
         revoked: (accountId) => {

@@ -43,6 +43,8 @@ export interface Config {
   subscriptionBuffer: number;
   /** Safety net: how often each process reads new events even without a NOTIFY wake-up. */
   eventPollMs: number;
+  /** HUB_EVENT_IDLE_READ: how often a feed nobody in the process follows reads, at most (event-feed.ts wake). */
+  eventIdleReadMs: number;
   /** How often occupancy subscriptions re-count without any event (overdue cases grow with the clock). */
   occupancyRefreshMs: number;
 }
@@ -179,6 +181,7 @@ export function loadConfig(env: Env = process.env): Config {
     workers: int(env, 'HUB_WORKERS', 1, 1, 64),
     subscriptionBuffer: int(env, 'HUB_SUBSCRIPTION_BUFFER', 1_000, 1, 1_000_000),
     eventPollMs: env.HUB_EVENT_POLL ? parseDuration('HUB_EVENT_POLL', env.HUB_EVENT_POLL) : 5_000,
+    eventIdleReadMs: env.HUB_EVENT_IDLE_READ ? parseDuration('HUB_EVENT_IDLE_READ', env.HUB_EVENT_IDLE_READ) : 100,
     occupancyRefreshMs: env.HUB_OCCUPANCY_REFRESH ? parseDuration('HUB_OCCUPANCY_REFRESH', env.HUB_OCCUPANCY_REFRESH) : 60_000,
   };
 }
