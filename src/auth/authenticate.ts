@@ -1,7 +1,7 @@
 import type { DataSource } from 'typeorm';
 import type { Actor } from './actor';
 import { AccountRole, AgencyKind } from './actor';
-import { hashToken, tokensEqual } from './token';
+import { configuredTokenHash, hashesEqual, hashToken } from './token';
 import type { TokenCache } from './token-cache';
 import { unauthenticated } from '../shared/errors';
 
@@ -18,8 +18,8 @@ export async function authenticate(
   cache?: TokenCache,
 ): Promise<Actor> {
   if (token === undefined) return { kind: 'anonymous' };
-  if (adminToken !== undefined && tokensEqual(token, adminToken)) return { kind: 'admin' };
   const hash = hashToken(token);
+  if (adminToken !== undefined && hashesEqual(hash, configuredTokenHash(adminToken))) return { kind: 'admin' };
   const key = hash.toString('base64');
   const known = cache?.get(key);
   if (known) return known;

@@ -94,14 +94,52 @@ export interface GuardedInput {
  * the referral's new row (`shape`'s columns) when it changed it, and no row when it did not.
  */
 export function guardedStep(shape: RowShape<Referral>, input: GuardedInput): { sql: string; params: unknown[] } | null {
-  const candidates = ROWS.flatMap((t, i) => (t.action === input.action ? [i] : []));
+  const columns = Object.keys(input.columns) as (keyof typeof STEP_COLUMNS)[];
+  const sql = guardedText(shape, input.action, columns);
+  if (sql === null) return null;
+  return {
+    sql,
+    params: [
+      input.referralId,
+      input.actor.agencyId,
+      input.expectedVersion,
+      input.at,
+      input.actor.accountId,
+      input.note,
+      ...columns.map((c) => input.columns[c]),
+      ...auditEntriesOf(FIRST_COLUMN_PARAM + columns.length, input.ctx, auditItem(input.action), AUDIT_OF).params,
+    ],
+  };
+}
+
+/** After $1-$6 as guardedStep gives them: the action's own columns, then the audit entry's. */
+const FIRST_COLUMN_PARAM = 7;
+const auditItem = (action: Action) => ({ action: `referral.${action}`, subjectType: 'Person' as const });
+const AUDIT_OF = { subject: 's."personId"', from: 'step s' };
+
+/**
+ * The statement's text, the same at every call of one action with the same columns: built once per shape (the
+ * referral's columns) and key, not at every step, where building and then hashing it (prepared-client.ts nameOf)
+ * was ~3% of a hand-off's CPU (issue 7 profile).
+ */
+const texts = new WeakMap<RowShape<Referral>, Map<string, string | null>>();
+
+function guardedText(shape: RowShape<Referral>, action: Action, columns: (keyof typeof STEP_COLUMNS)[]): string | null {
+  let byKey = texts.get(shape);
+  if (!byKey) texts.set(shape, (byKey = new Map()));
+  const key = `${action}|${columns.join(',')}`;
+  let text = byKey.get(key);
+  if (text === undefined) byKey.set(key, (text = buildText(shape, action, columns)));
+  return text;
+}
+
+function buildText(shape: RowShape<Referral>, action: Action, columns: (keyof typeof STEP_COLUMNS)[]): string | null {
+  const candidates = ROWS.flatMap((t, i) => (t.action === action ? [i] : []));
   const whole = candidates.filter((i) => inOneStatement(ROWS[i]));
   if (whole.length === 0) return null;
-  const params: unknown[] = [input.referralId, input.actor.agencyId, input.expectedVersion, input.at, input.actor.accountId, input.note];
-  const sets = Object.entries(input.columns).map(([property, value]) => {
-    params.push(value);
-    const { column, type } = STEP_COLUMNS[property as keyof typeof STEP_COLUMNS];
-    return `${column} = $${params.length}::${type}`;
+  const sets = columns.map((property, k) => {
+    const { column, type } = STEP_COLUMNS[property];
+    return `${column} = $${FIRST_COLUMN_PARAM + k}::${type}`;
   });
   const ctes = [
     `cur AS MATERIALIZED (
@@ -118,16 +156,13 @@ export function guardedStep(shape: RowShape<Referral>, input: GuardedInput): { s
          FROM cur c WHERE x.id = c.id AND c.t IN (${whole.join(', ')})
        RETURNING ${shape.select('x')}, c.t AS "__t", c.at AS "__at")`,
   ];
+  // The text only: the audit entry's parameters are guardedStep's, at each call.
   const audit = auditEntriesOf(
-    params.length + 1,
-    input.ctx,
-    { action: `referral.${input.action}`, subjectType: 'Person' },
-    {
-      subject: 's."personId"',
-      from: 'step s',
-    },
+    FIRST_COLUMN_PARAM + columns.length,
+    { actor: { kind: 'anonymous' }, requestId: '' },
+    auditItem(action),
+    AUDIT_OF,
   );
-  params.push(...audit.params);
   ctes.push(`audit AS (${audit.sql})`);
   // One custody move per effect the rows name, each for the rows that name it.
   const effects = [...new Set(whole.flatMap((i) => (ROWS[i].effects ?? []) as CustodyEffect[]))];
@@ -138,12 +173,12 @@ export function guardedStep(shape: RowShape<Referral>, input: GuardedInput): { s
       `${name}_to AS (SELECT s."personId" AS person_id, s."${CUSTODY_TO[effect]}" AS holder_id, s."__at" AS at,
                              s.id AS referral_id, s."caseId" AS case_id FROM step s WHERE s."__t" IN (${rows.join(', ')}))`,
     );
-    const move = custodyMoveOf(`${name}_to`)(params.length + 1, name);
+    const move = custodyMoveOf(`${name}_to`)(FIRST_COLUMN_PARAM + columns.length + audit.params.length, name);
     ctes.push(...(move.before ?? []), `${name} AS (${move.sql})`);
   }
   ctes.push(
     XACT_CTE,
     `event AS (${eventInsertFrom(`s.id, ${byRow('s."__t"', whole, (t) => label(t.event))}::referral_event_type, s.status, $5::uuid, $2::uuid, $6::varchar`, 'step s')})`,
   );
-  return { sql: `WITH ${ctes.join(',\n')}\nSELECT * FROM step`, params };
+  return `WITH ${ctes.join(',\n')}\nSELECT * FROM step`;
 }
