@@ -70,6 +70,10 @@ export async function cycle(url: string, p: HandoffPerson): Promise<CycleResult>
 
 export interface HandoffMeasurement {
   workers: number;
+  /** Measured seconds (summed over the rounds of a merged measurement). */
+  seconds?: number;
+  /** Rounds merged into this measurement (mergeHandoffs); 1 for a run of its own. */
+  rounds?: number;
   cyclesPerSecond: number;
   /** Per whole cycle (4 mutations), ms. */
   p50Ms: number;
@@ -88,6 +92,42 @@ export interface HandoffMeasurement {
   othersCpuMsPerCycle?: number | null;
   /** The server's write system calls per completed cycle: its statements' sends and its HTTP answers. */
   writesPerCycle?: number | null;
+  /** Each cycle's time, ms, sorted: for merging rounds (not written to the results). */
+  times?: number[];
+}
+
+/**
+ * Rounds of one server at one concurrency as one measurement: cycles and seconds summed, percentiles over every
+ * cycle, CPU and writes per cycle weighted by each round's cycles. The bench alternates the hub's and the limit's
+ * rounds (hub, limit, limit, hub, ...), so that a machine whose speed drifts during a run (this one: the limit's
+ * rate moved from 343 to 528 cycles/s within an hour) weighs on both alike and the ratio is the hub's, not the
+ * minute's.
+ */
+export function mergeHandoffs(parts: HandoffMeasurement[]): HandoffMeasurement {
+  const cycles = parts.reduce((n, m) => n + m.cycles, 0);
+  const seconds = parts.reduce((n, m) => n + (m.seconds ?? 0), 0);
+  const times = parts.flatMap((m) => m.times ?? []).sort((x, y) => x - y);
+  const perCycle = (of: (m: HandoffMeasurement) => number | null | undefined): number | null => {
+    if (cycles === 0 || parts.some((m) => of(m) == null)) return null;
+    return parts.reduce((n, m) => n + (of(m) as number) * m.cycles, 0) / cycles;
+  };
+  const rss = parts.map((m) => m.rssMb).filter((x): x is number => x != null);
+  return {
+    workers: parts[0].workers,
+    seconds,
+    rounds: parts.length,
+    times,
+    cyclesPerSecond: seconds > 0 ? cycles / seconds : 0,
+    p50Ms: percentile(times, 50),
+    p99Ms: percentile(times, 99),
+    cycles,
+    failures: parts.flatMap((m) => m.failures),
+    rssMb: rss.length ? Math.max(...rss) : null,
+    cpuMsPerCycle: perCycle((m) => m.cpuMsPerCycle),
+    benchCpuMsPerCycle: perCycle((m) => m.benchCpuMsPerCycle) ?? undefined,
+    othersCpuMsPerCycle: perCycle((m) => m.othersCpuMsPerCycle),
+    writesPerCycle: perCycle((m) => m.writesPerCycle),
+  };
 }
 
 /** `workers` concurrent workers, one person each, for `seconds`; a worker whose cycle fails stops (its person's state is unknown). */
@@ -128,6 +168,9 @@ export async function runHandoff(
   times.sort((x, y) => x - y);
   return {
     workers,
+    seconds: elapsed,
+    rounds: 1,
+    times,
     cyclesPerSecond: times.length / elapsed,
     p50Ms: percentile(times, 50),
     p99Ms: percentile(times, 99),

@@ -27,7 +27,16 @@ export interface HttpWorkload {
 export interface Results {
   date: string;
   machine: Machine;
-  settings: { scale: number; durationSeconds: number; warmupSeconds: number; connections: number[]; subscribers: number; workers?: number };
+  settings: {
+    scale: number;
+    durationSeconds: number;
+    warmupSeconds: number;
+    connections: number[];
+    subscribers: number;
+    workers?: number;
+    /** The hand-off's alternating rounds per server (mergeHandoffs); absent in results from before them: 1. */
+    handoffRounds?: number;
+  };
   database: string;
   generation: { seconds: Record<string, number>; counts: Record<string, number> };
   sqlCounts: SqlCount[];
@@ -71,7 +80,10 @@ export function markdown(r: Results): string {
     `Each run ${r.settings.durationSeconds} s after a ${f1(r.settings.warmupSeconds)} s warm-up; ` +
       `the hub and the limit server each run as ${r.settings.workers ?? 1} process${(r.settings.workers ?? 1) > 1 ? 'es' : ''} (HUB_WORKERS); ` +
       `RSS is the server's peak during the run and CPU its time, over all its processes; ` +
-      `the limit server answers the same requests with one SQL statement each (bench/limit-server.ts).`,
+      `the limit server answers the same requests with one SQL statement each (bench/limit-server.ts)` +
+      ((r.settings.handoffRounds ?? 1) > 1
+        ? `; the hand-off's run is ${r.settings.handoffRounds} rounds per server, alternating hub, limit, limit, hub (mergeHandoffs in bench/handoff.ts), so that the machine's drift weighs on both alike.`
+        : '.'),
   );
   out.push('');
   out.push(

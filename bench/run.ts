@@ -6,7 +6,7 @@ import { Client } from 'pg';
 import { bearer, document, globalId, gql, requestBody } from './client';
 import { migrate, startBenchDatabase, type BenchDatabase } from './database';
 import { agencyOffsets, benchId, benchToken, checkLedger, generate, ID_SPACE } from './generate';
-import { checkHandoffs, runHandoff, type HandoffMeasurement, type HandoffPerson } from './handoff';
+import { checkHandoffs, mergeHandoffs, runHandoff, type HandoffMeasurement, type HandoffPerson } from './handoff';
 import { cannon, type HttpRequest, type Measurement } from './load';
 import { installLimitHandoff } from './limit-handoff';
 import { pgStatementsWanted, printPgStatements, resetPgStatements } from './pg-statements';
@@ -145,6 +145,9 @@ async function main(): Promise<void> {
   const scale = positive('BENCH_SCALE', '1');
   const seconds = positive('BENCH_DURATION', '10');
   const warmup = Math.min(5, Math.max(2, seconds / 3));
+  // The hand-off's rounds per server (mergeHandoffs); one with BENCH_PG_STATEMENTS, whose figures are per run.
+  const rounds = pgStatementsWanted ? 1 : positive('BENCH_HANDOFF_ROUNDS', '2');
+  if (!Number.isInteger(rounds)) throw new Error(`BENCH_HANDOFF_ROUNDS must be a whole number, got "${process.env.BENCH_HANDOFF_ROUNDS}"`);
   const connections = (process.env.BENCH_CONNECTIONS ?? '10,50').split(',').map((x) => Number(x.trim()));
   const subscriberCount = positive('BENCH_SUBSCRIBERS', '1000');
   const WORKLOADS = ['sql', 'dashboard', 'person', 'handoff', 'subscriptions', 'report'] as const;
@@ -369,13 +372,24 @@ async function main(): Promise<void> {
           notes.push(
             `hand-off: ${c} workers instead of ${want}: only ${workers.length} persons are held by their station with no open referral`,
           );
-        if (pgStatementsWanted) await resetPgStatements(db.url);
-        const h = await runHandoff(hub.url, workers, c, seconds, hub.pid);
-        if (pgStatementsWanted) await printPgStatements(db.url, `hub hand-off ${c} workers`, h.cycles, log);
+        // Alternating rounds, hub, limit, limit, hub, ... (BENCH_HANDOFF_ROUNDS per server, the run's seconds split
+        // between them): see mergeHandoffs. pg_stat_statements, when wanted, is read over each server's rounds.
+        const hubParts: HandoffMeasurement[] = [];
+        const limitParts: HandoffMeasurement[] = [];
+        for (let round = 0; round < rounds; round++) {
+          const order = round % 2 === 0 ? (['hub', 'limit'] as const) : (['limit', 'hub'] as const);
+          for (const who of order) {
+            const url = who === 'hub' ? hub.url : limitUrl;
+            const pid = who === 'hub' ? hub.pid : limit.pid;
+            if (pgStatementsWanted) await resetPgStatements(db.url);
+            const m = await runHandoff(url, workers, c, seconds / rounds, pid);
+            if (pgStatementsWanted) await printPgStatements(db.url, `${who} hand-off ${c} workers`, m.cycles, log);
+            (who === 'hub' ? hubParts : limitParts).push(m);
+          }
+        }
+        const h = mergeHandoffs(hubParts);
+        const l = mergeHandoffs(limitParts);
         runs.push(h);
-        if (pgStatementsWanted) await resetPgStatements(db.url);
-        const l = await runHandoff(limitUrl, workers, c, seconds, limit.pid);
-        if (pgStatementsWanted) await printPgStatements(db.url, `limit hand-off ${c} workers`, l.cycles, log);
         limitRuns.push(l);
         log(
           `hand-off ${c} workers: ${h.cyclesPerSecond.toFixed(1)} cycles/s p50 ${h.p50Ms.toFixed(0)} p99 ${h.p99Ms.toFixed(0)} ms, ${h.failures.length} failed, ` +
@@ -464,6 +478,7 @@ async function main(): Promise<void> {
         connections,
         subscribers: subscriberCount,
         workers: benchWorkers(),
+        handoffRounds: rounds,
       },
       database: db.description,
       generation: { seconds: gen.timings, counts: gen.counts },
@@ -499,7 +514,8 @@ async function main(): Promise<void> {
     fs.mkdirSync(outDir, { recursive: true });
     const base = path.join(outDir, stamp(started) + (only ? '-partial' : ''));
     const md = markdown(results);
-    fs.writeFileSync(`${base}.json`, JSON.stringify(results, null, 2) + '\n');
+    // Without each hand-off cycle's time (thousands of numbers; their percentiles are in the measurement).
+    fs.writeFileSync(`${base}.json`, JSON.stringify(results, (key, value: unknown) => (key === 'times' ? undefined : value), 2) + '\n');
     fs.writeFileSync(`${base}.md`, md);
     console.log('\n' + md);
     log(`results: ${path.relative(ROOT, base)}.json and .md`);
