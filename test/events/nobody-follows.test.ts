@@ -98,12 +98,12 @@ describe('a hub process alone on its database', () => {
   it('stops waking a process that stopped, once three of its heartbeats are missed', async () => {
     const wakeUps = wakeUpsOf(hub.hub.db);
     for (const other of others.splice(0)) await other.stop();
-    // A process whose heartbeat comes every 200 ms counts for 600 ms after its last.
-    const c = await anotherHub({ HUB_EVENT_POLL: '200ms' });
+    // A process whose heartbeat comes every 500 ms counts for 1.5 s after its last.
+    const c = await anotherHub({ HUB_EVENT_POLL: '500ms' });
     const originOfC = wakeUpsOf(c.db).origin;
     await eventually('A knows of C', () => wakeUps.listeningPeers.includes(originOfC));
-    // Heartbeats keep it known past its first 600 ms.
-    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    // Heartbeats keep it known past the first 1.5 s.
+    await new Promise((resolve) => setTimeout(resolve, 2_000));
     expect(wakeUps.listeningPeers).toContain(originOfC);
     others.splice(others.indexOf(c), 1);
     await c.stop();
