@@ -232,7 +232,8 @@ describe('twenty agencies acting at once on one REQUESTED referral', () => {
     const personId = await personAtStation(hub, a.station);
     const r = await requestFor(hub, personId, 'PSYCHIATRIC_EVALUATION', a.hospital, a.station);
     await hub.ok(AcceptReferralDocument, { input: { referralId: r.id } }, a.hospital.token);
-    const res = await whileCustodyMoves(personId, a.police, 'SELECT l.*, h.holder_id AS custodian_id', () =>
+    // The step's row locks wait; the guarded statement behind them then sees the police's custody and changes nothing.
+    const res = await whileCustodyMoves(personId, a.police, 'SELECT 1 FROM referral r JOIN person p', () =>
       hub.request(DispatchReferralDocument, { input: { referralId: r.id, escortNames: ['王站员'] } }, a.station.token),
     );
     expect(res.errors?.[0]?.extensions).toMatchObject({ code: 'FORBIDDEN' });

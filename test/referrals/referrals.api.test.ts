@@ -1199,7 +1199,7 @@ describe('the round trips of a hand-off', () => {
   // Each statement is a round trip to PostgreSQL: on the bench machine the loopback sends alone were 27% of the
   // hub's CPU in the hand-off cycle (issue 7). Outside the transaction only the token lookup may appear (cached
   // per process afterwards); the feed's read and the wake-up NOTIFY after a commit are shared by every commit of
-  // a burst, and the expiry sweep and the listening connection's ping (`SELECT 1` at each poll) are the hub's
+  // a burst, and the expiry sweep and the listening connection's ping (its heartbeat NOTIFY at each poll) are the hub's
   // own: none of them is the request's.
   const during = async (work: () => Promise<unknown>) => (await sent(work)).map((s) => s.text);
   /** The request's statements, each with the socket write that carried it (statementsAndWritesDuring). */
@@ -1210,18 +1210,17 @@ describe('the round trips of a hand-off', () => {
   /** How many writes carried the statements: consecutive statements sent with no write between them left together. */
   const writesOf = (statements: { write: number }[]) => new Set(statements.map((s) => s.write)).size;
 
-  it('a step is four statements in ONE write: begin, both locks with need to know and the custodian, the guarded write, commit', async () => {
+  it("a step is four statements in ONE write: begin, the row locks (the person's, then the referral's), the guarded write, commit", async () => {
     const b = await requested('PSYCHIATRIC_EVALUATION');
     const statements = await sent(() => hub.ok(HandoffAcceptDocument, { input: { referralId: b.id } }, b.receiver.token));
     const seen = statements.map((s) => s.text);
     expect(seen).toHaveLength(4);
     expect(seen[0]).toMatch(/^START TRANSACTION/);
-    // The person's lock, then the referral's, in that order, and who holds the person once both are held.
-    expect(seen[1]).toContain('AS visible');
-    expect(seen[1]).toMatch(/FROM referral r JOIN person p ON p\.id = r\.person_id WHERE r\.id = \$1::uuid FOR UPDATE OF p, r\) l,/);
-    expect(seen[1]).toMatch(/LATERAL person_holding\(l\."personId"\) h$/);
+    // The person's lock, then the referral's, in that order; nothing read: the statement behind decides.
+    expect(seen[1]).toBe('SELECT 1 FROM referral r JOIN person p ON p.id = r.person_id WHERE r.id = $1::uuid FOR UPDATE OF p, r');
     // The change, its audit entry and its event: one statement that decides from the transition table itself
-    // (referral.guard.ts), so that it can leave with the lock, before the lock has answered.
+    // (referral.guard.ts), with who holds the person once the locks are held, so that it can leave with the locks,
+    // before they have answered.
     expect(seen[2]).toMatch(
       /^WITH cur AS MATERIALIZED[\s\S]*UPDATE referral x SET status[\s\S]*INSERT INTO audit_log[\s\S]*INSERT INTO referral_event/,
     );
@@ -1236,6 +1235,31 @@ describe('the round trips of a hand-off', () => {
       [uuidOf(b.id)],
     );
     expect(row).toEqual({ events: 1, audits: 1, version: 2, status: 'ACCEPTED' });
+  });
+
+  it('a refused step changes nothing in its round trip, then reads why: the lock with need to know and the custodian, and plan()', async () => {
+    const b = await requested('PSYCHIATRIC_EVALUATION');
+    // The sender may not accept its own request: FORBIDDEN, as plan() says, from the lock statement's row.
+    let res: Awaited<ReturnType<typeof hub.request>> | undefined;
+    const statements = await sent(async () => {
+      res = await hub.request(HandoffAcceptDocument, { input: { referralId: b.id } }, a.station.token);
+    });
+    expect(res!.errors?.[0]?.extensions).toMatchObject({ code: 'FORBIDDEN' });
+    const seen = statements.map((s) => s.text);
+    expect(seen[1]).toMatch(/^SELECT 1 FROM referral r JOIN person p/);
+    expect(seen[2]).toMatch(/^WITH cur AS MATERIALIZED/);
+    expect(seen[3]).toMatch(/^COMMIT/);
+    expect(seen[4]).toMatch(/^START TRANSACTION/);
+    expect(seen[5]).toContain('AS visible');
+    expect(seen[5]).toMatch(/LATERAL person_holding\(l\."personId"\) h$/);
+    expect(seen).toHaveLength(7); // and its ROLLBACK
+    expect(writesOf(statements)).toBe(3);
+    const [row] = await sql<{ version: number; status: string; events: number }>(
+      `SELECT r.version, r.status::text AS status, (SELECT count(*)::int FROM referral_event e WHERE e.referral_id = r.id) AS events
+         FROM referral r WHERE r.id = $1`,
+      [uuidOf(b.id)],
+    );
+    expect(row).toEqual({ version: 1, status: 'REQUESTED', events: 1 });
   });
 
   it('a step that moves custody writes the move in the same statement as the change, and nothing else', async () => {
