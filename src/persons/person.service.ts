@@ -109,7 +109,16 @@ export async function lockVisiblePerson(
   return lockedPersonOf(tx.connection, (await tx.query(lock.sql, lock.params))[0]);
 }
 
-/** lockVisiblePerson's statement, for a caller that sends it together with what follows (lastStatements). */
+/**
+ * The person's row lock alone, for a statement sent behind it that reads what it needs with a snapshot of its own
+ * once the lock is held and decides in SQL (referral.create.ts, the guarded request). Taken whoever asks, as
+ * lockVisiblePerson's is: a caller who may not see the person holds it for one statement that changes nothing.
+ */
+export function personLockStatement(id: string): { sql: string; params: unknown[] } {
+  return { sql: `SELECT 1 FROM person p WHERE p.id = $1::uuid FOR UPDATE OF p`, params: [id] };
+}
+
+/** lockVisiblePerson's statement. */
 export function lockVisiblePersonStatement(db: DataSource, id: string, agencyId: string): { sql: string; params: unknown[] } {
   return {
     sql: `SELECT l.*, h.holder_id, h.case_id, h.case_station_id

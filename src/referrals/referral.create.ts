@@ -13,7 +13,7 @@ import { constraintName, lastStatements, sqlState } from '../db/transaction';
 import { standalone, type AlongsideCte } from '../db/cte';
 import { XACT_CTE, appendReferralEvents, appendReferralEventWith, eventInsertFrom, eventsAppended } from '../events/outbox';
 import { optionalText } from '../persons/person.rules';
-import { lockVisiblePerson, lockVisiblePersonStatement, lockedPersonOf, personForIntake, type Holding } from '../persons/person.service';
+import { lockVisiblePerson, personForIntake, personLockStatement, type Holding } from '../persons/person.service';
 import { badInput, conflict, forbidden, notFound, type HubError } from '../shared/errors';
 import { prefectureOf } from '../shared/region-code';
 import { uuidOf } from '../shared/relay';
@@ -327,9 +327,9 @@ function guardedRequest(
  * still hold the man) — asks another to take the person over.
  *
  * Without an idempotency key, to a receiver the cache already knows is right, and of a kind other than a return
- * home, the request is its lock, the guarded INSERT and the COMMIT in one write (one round trip); the lock's row
- * then tells, by the same rules in Node, why nothing was inserted. Otherwise, or should the two ever disagree,
- * the request runs as it always has.
+ * home, the request is the person's row lock, the guarded INSERT and the COMMIT in one write (one round trip).
+ * When the INSERT refused (its rules in SQL), nothing committed, and the request runs as it always has, whose lock
+ * statement with need to know, holder and case tells why: a refusal costs a second round trip, a request none.
  */
 export async function requestReferral(ctx: RequestContext, input: RequestReferralInput): Promise<Referral> {
   const actor: AccountActor = requireAgency(ctx.actor);
@@ -343,45 +343,27 @@ export async function requestReferral(ctx: RequestContext, input: RequestReferra
     const [to] = await agenciesById(ctx.db, [toAgencyId]);
     if (to?.kind === RECEIVER_KIND[input.kind]) {
       const guarded = guardedRequest(ctx, actor, requestColumns(ctx, actor, input, ids, { fromAgencyId: null, caseId: null }));
-      const outcome = await inRequestTransaction(ctx, async (tx) => {
-        const [locked, written] = lastStatements(tx, [lockVisiblePersonStatement(ctx.db, personId, actor.agencyId), guarded]);
-        const person = lockedPersonOf(ctx.db, (await locked)[0]);
-        const refused = refusal(person, actor, input.kind) ?? (toAgencyId === senderOf(person!.holding, actor) ? sameAgency() : null);
-        const inserted = await written.catch((err: unknown) => {
+      const inserted = await inRequestTransaction(ctx, async (tx) => {
+        const [locked, written] = lastStatements(tx, [personLockStatement(personId), guarded]);
+        // In order: a lock that failed (a deadlock, say) fails the statement behind it with "transaction aborted".
+        await locked;
+        const rows = await written.catch((err: unknown) => {
           throw openReferralConflict(err);
         });
-        if (inserted[0]) {
-          eventsAppended(tx);
-          // What committed is what happened; a NOT_FOUND may be the lock's need to know, older than the guard's view
-          // (referral.step.ts tells why). Any other disagreement is a bug in the guard.
-          if (refused && refused.code !== 'NOT_FOUND')
-            process.emitWarning(`The guarded request inserted a referral that its rules refuse (${refused.code}; referral.create.ts).`);
-          const row = inserted[0] as {
-            case_id: string | null;
-            from_agency_id: string;
-            created_at: Date;
-            respond_by: Date | null;
-            updated_at: Date;
-          };
-          return {
-            done: Object.assign(guarded.referral, {
-              caseId: row.case_id,
-              fromAgencyId: row.from_agency_id,
-              createdAt: row.created_at,
-              respondBy: row.respond_by,
-              updatedAt: row.updated_at,
-            }),
-          };
-        }
-        if (!refused)
-          process.emitWarning(
-            'The guarded request inserted nothing where its rules allow it (referral.create.ts): run again the long way.',
-          );
-        return { refused };
+        if (rows[0]) eventsAppended(tx);
+        return rows[0] as
+          { case_id: string | null; from_agency_id: string; created_at: Date; respond_by: Date | null; updated_at: Date } | undefined;
       });
-      if (outcome.done) return outcome.done;
-      // After the transaction, whose COMMIT has gone (it wrote nothing): an error thrown inside would roll back a commit.
-      if (outcome.refused) throw outcome.refused;
+      if (inserted)
+        return Object.assign(guarded.referral, {
+          caseId: inserted.case_id,
+          fromAgencyId: inserted.from_agency_id,
+          createdAt: inserted.created_at,
+          respondBy: inserted.respond_by,
+          updatedAt: inserted.updated_at,
+        });
+      // Nothing inserted, nothing committed: the request as below finds out why (its error), or makes it, should the
+      // person's state have changed in between.
     }
   }
   return inRequestTransaction(ctx, (tx) =>

@@ -249,7 +249,7 @@ describe('twenty agencies acting at once on one REQUESTED referral', () => {
 
   it("a request that waited for the person's lock sends the person from whoever holds them once it has the lock", async () => {
     const personId = await personAtStation(hub, a.station);
-    const r = await whileCustodyMoves(personId, a.police, 'SELECT l.*, h.holder_id, h.case_id', () =>
+    const r = await whileCustodyMoves(personId, a.police, 'SELECT 1 FROM person p WHERE p.id', () =>
       requestFor(hub, personId, 'PSYCHIATRIC_EVALUATION', a.hospital, a.station),
     );
     const [row] = await sql<{ from_agency_id: string }>(`SELECT from_agency_id FROM referral WHERE id = $1`, [uuidOf(r.id)]);

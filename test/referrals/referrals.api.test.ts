@@ -1285,7 +1285,28 @@ describe('the round trips of a hand-off', () => {
     expect(ledger.filter((k) => !k.open).length).toBeGreaterThan(0);
   });
 
-  it('a request is four statements in ONE write: begin, the lock with need to know, holder and case, the guarded referral with its audit entry and its event, commit', async () => {
+  it('a refused request inserts nothing in its round trip, then reads why: NOT_FOUND for a person the caller may not see', async () => {
+    const { personId } = await personAtStation();
+    let res: Awaited<ReturnType<typeof hub.request>> | undefined;
+    // The hospital has no part in this person's case yet: it may not even learn that they exist.
+    const statements = await sent(async () => {
+      res = await hub.request(
+        HandoffRequestDocument,
+        { input: { personId, kind: 'ESCORT_TO_STATION', toAgencyId: a.station.id, reason: '转回' } },
+        a.hospital.token,
+      );
+    });
+    expect(res!.errors?.[0]?.extensions).toMatchObject({ code: 'NOT_FOUND' });
+    const seen = statements.map((s) => s.text);
+    expect(seen[1]).toBe('SELECT 1 FROM person p WHERE p.id = $1::uuid FOR UPDATE OF p');
+    expect(seen[3]).toMatch(/^COMMIT/);
+    expect(seen[4]).toMatch(/^START TRANSACTION/);
+    expect(seen[5]).toContain('AS visible FROM person p');
+    expect(writesOf(statements)).toBe(3);
+    expect(await sql(`SELECT 1 FROM referral WHERE person_id = $1`, [uuidOf(personId)])).toEqual([]);
+  });
+
+  it("a request is four statements in ONE write: begin, the person's row lock, the guarded referral with its audit entry and its event, commit", async () => {
     const { personId } = await personAtStation();
     // The hospital has been asked before in this file: its row comes from the per-process agency cache.
     let answer: { requestReferral: { id: string } } | undefined;
@@ -1300,7 +1321,8 @@ describe('the round trips of a hand-off', () => {
     expect(seen).toHaveLength(4);
     // One round trip for the whole request (issue 7).
     expect(writesOf(statements)).toBe(1);
-    expect(seen[1]).toMatch(/AS visible FROM person p WHERE p\.id = \$1::uuid FOR UPDATE OF p\) l,\s+LATERAL person_holding\(l\.id\) h$/);
+    // The person's row lock; the statement behind reads need to know, holder and case once it is held.
+    expect(seen[1]).toBe('SELECT 1 FROM person p WHERE p.id = $1::uuid FOR UPDATE OF p');
     expect(seen[2]).toMatch(/INSERT INTO referral \(id, kind[\s\S]*INSERT INTO audit_log[\s\S]*INSERT INTO referral_event/);
     expect(seen[3]).toMatch(/^COMMIT/);
     // What the one statement wrote is the whole referral, as a read of it returns it, with its event and audit entry.
