@@ -51,6 +51,15 @@ function machine(): Machine {
   return { cpus: os.availableParallelism(), model, ramGb: os.totalmem() / 2 ** 30, node: process.version, loadBefore: os.loadavg() };
 }
 
+/** One hand-off run for the log: rate, latency, failures, CPU per cycle by whom, writes per cycle. */
+function describeHandoff(m: HandoffMeasurement): string {
+  return (
+    `${m.cyclesPerSecond.toFixed(1)} cycles/s p50 ${m.p50Ms.toFixed(0)} p99 ${m.p99Ms.toFixed(0)} ms, ${m.failures.length} failed, ` +
+    `CPU ${m.cpuMsPerCycle?.toFixed(2)} ms/cycle (load generator ${m.benchCpuMsPerCycle?.toFixed(2)}, ` +
+    `PostgreSQL and the rest ${m.othersCpuMsPerCycle?.toFixed(2)}), ${m.writesPerCycle?.toFixed(1)} writes/cycle`
+  );
+}
+
 /** Key-sorted JSON, to compare the limit server's answer with the hub's whatever the key order. */
 function canonical(v: unknown): string {
   if (Array.isArray(v)) return `[${v.map(canonical).join(',')}]`;
@@ -344,10 +353,7 @@ async function main(): Promise<void> {
             ]) as ['A' | 'B', Server][]) {
           const m = await runHandoff(server.url, workers, c, seconds, server.pid);
           results[name].push(m);
-          log(
-            `  ${name}: ${m.cyclesPerSecond.toFixed(1)} cycles/s p50 ${m.p50Ms.toFixed(0)} p99 ${m.p99Ms.toFixed(0)} ms, ${m.failures.length} failed, ` +
-              `CPU ${m.cpuMsPerCycle?.toFixed(2)} ms/cycle (load generator ${m.benchCpuMsPerCycle?.toFixed(2)}, PostgreSQL and the rest ${m.othersCpuMsPerCycle?.toFixed(2)}), ${m.writesPerCycle?.toFixed(1)} writes/cycle`,
-          );
+          log(`  ${name}: ${describeHandoff(m)}`);
         }
       }
       const mean = (ms: HandoffMeasurement[], of: (m: HandoffMeasurement) => number | null | undefined) =>
@@ -373,7 +379,7 @@ async function main(): Promise<void> {
             `hand-off: ${c} workers instead of ${want}: only ${workers.length} persons are held by their station with no open referral`,
           );
         // Alternating rounds, hub, limit, limit, hub, ... (BENCH_HANDOFF_ROUNDS per server, the run's seconds split
-        // between them): see mergeHandoffs. pg_stat_statements, when wanted, is read over each server's rounds.
+        // between them): see mergeHandoffs. With BENCH_PG_STATEMENTS one round each, printed per run.
         const hubParts: HandoffMeasurement[] = [];
         const limitParts: HandoffMeasurement[] = [];
         for (let round = 0; round < rounds; round++) {
@@ -392,9 +398,7 @@ async function main(): Promise<void> {
         runs.push(h);
         limitRuns.push(l);
         log(
-          `hand-off ${c} workers: ${h.cyclesPerSecond.toFixed(1)} cycles/s p50 ${h.p50Ms.toFixed(0)} p99 ${h.p99Ms.toFixed(0)} ms, ${h.failures.length} failed, ` +
-            `CPU ${h.cpuMsPerCycle?.toFixed(2)} ms/cycle (load generator ${h.benchCpuMsPerCycle?.toFixed(2)}, PostgreSQL and the rest ${h.othersCpuMsPerCycle?.toFixed(2)}), ${h.writesPerCycle?.toFixed(1)} writes/cycle | limit ${l.cyclesPerSecond.toFixed(1)} cycles/s p50 ${l.p50Ms.toFixed(0)} p99 ${l.p99Ms.toFixed(0)} ms, ` +
-            `${l.failures.length} failed, CPU ${l.cpuMsPerCycle?.toFixed(2)} ms/cycle (load generator ${l.benchCpuMsPerCycle?.toFixed(2)}, PostgreSQL and the rest ${l.othersCpuMsPerCycle?.toFixed(2)}), ${l.writesPerCycle?.toFixed(1)} writes/cycle | hub/limit ${(h.cyclesPerSecond / l.cyclesPerSecond).toFixed(2)}`,
+          `hand-off ${c} workers: ${describeHandoff(h)} | limit ${describeHandoff(l)} | hub/limit ${(h.cyclesPerSecond / l.cyclesPerSecond).toFixed(2)}`,
         );
         for (const f of [...h.failures, ...l.failures].slice(0, 5)) log(`  failed: ${f}`);
       }

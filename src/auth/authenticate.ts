@@ -1,7 +1,8 @@
 import type { DataSource } from 'typeorm';
 import type { Actor } from './actor';
 import { AccountRole, AgencyKind } from './actor';
-import { configuredTokenHash, hashesEqual, hashToken } from './token';
+import { timingSafeEqual } from 'node:crypto';
+import { configuredTokenHash, hashToken } from './token';
 import type { TokenCache } from './token-cache';
 import { unauthenticated } from '../shared/errors';
 
@@ -19,7 +20,7 @@ export async function authenticate(
 ): Promise<Actor> {
   if (token === undefined) return { kind: 'anonymous' };
   const hash = hashToken(token);
-  if (adminToken !== undefined && hashesEqual(hash, configuredTokenHash(adminToken))) return { kind: 'admin' };
+  if (adminToken !== undefined && timingSafeEqual(hash, configuredTokenHash(adminToken))) return { kind: 'admin' };
   const key = hash.toString('base64');
   const known = cache?.get(key);
   if (known) return known;

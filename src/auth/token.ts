@@ -1,4 +1,4 @@
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 
 /** 32 random bytes; the prefix makes leaked tokens easy to find by secret scanners. */
 export function generateToken(): string {
@@ -12,11 +12,6 @@ export function generateToken(): string {
  */
 export function hashToken(token: string): Buffer {
   return createHash('sha256').update(token, 'utf8').digest();
-}
-
-/** Constant-time comparison of two tokens by their hashes (so lengths match). */
-export function hashesEqual(a: Buffer, b: Buffer): boolean {
-  return timingSafeEqual(a, b);
 }
 
 const configuredHashes = new Map<string, Buffer>();

@@ -73,11 +73,11 @@ export class WakeUps {
   constructor(private readonly db: DataSource) {}
 
   /**
-   * A process announced itself on PRESENCE_CHANNEL (this one's own announcements are ignored). Returns whether it
-   * is new here: then it gets a wake-up now, for the events committed before this process knew of it.
+   * A process announced itself on PRESENCE_CHANNEL (this one's own announcements are ignored). One new here gets a
+   * wake-up now, for the events committed before this process knew of it.
    */
-  peerHeard(origin: string, countsForMs: number): boolean {
-    if (origin === this.origin) return false;
+  peerHeard(origin: string, countsForMs: number): void {
+    if (origin === this.origin) return;
     const now = Date.now();
     for (const [o, until] of this.peers) if (until <= now) this.peers.delete(o);
     const known = this.peers.has(origin);
@@ -88,7 +88,6 @@ export class WakeUps {
       this.events = true;
       this.send();
     }
-    return !known;
   }
 
   /** The other processes' origins that count as listening now (for operators and tests). */

@@ -119,7 +119,7 @@ export function personLockStatement(id: string): { sql: string; params: unknown[
 }
 
 /** lockVisiblePerson's statement. */
-export function lockVisiblePersonStatement(db: DataSource, id: string, agencyId: string): { sql: string; params: unknown[] } {
+function lockVisiblePersonStatement(db: DataSource, id: string, agencyId: string): { sql: string; params: unknown[] } {
   return {
     sql: `SELECT l.*, h.holder_id, h.case_id, h.case_station_id
          FROM (SELECT ${rowShape(db, Person).select('p')}, ${PARTY_SQL('p.id', '$2::uuid')} AS visible FROM person p WHERE p.id = $1::uuid FOR UPDATE OF p) l,
@@ -129,7 +129,7 @@ export function lockVisiblePersonStatement(db: DataSource, id: string, agencyId:
 }
 
 /** What lockVisiblePerson answers, from its statement's row. */
-export function lockedPersonOf(db: DataSource, row: Record<string, unknown> | undefined): { person: Person; holding: Holding } | null {
+function lockedPersonOf(db: DataSource, row: Record<string, unknown> | undefined): { person: Person; holding: Holding } | null {
   if (!row?.visible) return null;
   const caseId = row.case_id as string | null;
   return {

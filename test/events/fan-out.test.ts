@@ -1,10 +1,10 @@
-import { eventFeedOf, LISTENER_APPLICATION_NAME } from '../../src/events/event-feed';
+import { LISTENER_APPLICATION_NAME } from '../../src/events/event-feed';
 import { appendReferralEvents } from '../../src/events/outbox';
 import type { Hub } from '../../src/server/app';
-import { LiveOccupancyDocument, LiveReferralEventsDocument } from '../generated/graphql';
+import { LiveOccupancyDocument } from '../generated/graphql';
 import { theSeedAgencies } from '../support/builders';
 import { startAnotherHub, startTestHub, type TestHub } from '../support/hub';
-import { eventually, subscribe, type Live } from './live';
+import { eventually, followOn as followLive, subscribe, type Live } from './live';
 import { aPersonAtTheStation, anEvaluationRequest, dispatch, type Agencies } from './scenario';
 
 let hubA: TestHub;
@@ -24,14 +24,7 @@ afterAll(async () => {
   await hubA.stop();
 });
 
-async function followOn(hub: Hub, token: string) {
-  const feed = eventFeedOf(hub.db);
-  const before = feed.subscriberCount;
-  const live = subscribe(hub.url, token, LiveReferralEventsDocument, {});
-  open.push(live as Live<unknown>);
-  await eventually('subscription registered', () => feed.subscriberCount > before);
-  return live;
-}
+const followOn = (hub: Hub, token: string) => followLive(hub, token, open);
 
 /** The listening connections of this test's database, by process. */
 async function listeners(): Promise<number[]> {

@@ -2,6 +2,9 @@ import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
 import { print } from 'graphql';
 import { createClient, type Client } from 'graphql-ws';
 import WebSocket from 'ws';
+import { eventFeedOf } from '../../src/events/event-feed';
+import type { Hub } from '../../src/server/app';
+import { LiveReferralEventsDocument } from '../generated/graphql';
 
 /** Polls `check` every few milliseconds until it returns a value other than undefined/false; fails with `what` after `ms`. */
 export async function eventually<T>(
@@ -73,5 +76,18 @@ export function subscribe<R, V>(
       complete: () => (live.completed = true),
     },
   );
+  return live;
+}
+
+/**
+ * A live Subscription.referralEvents on `hub` (no cursor), resolved once that hub has registered it, so that nothing
+ * committed afterwards can be missed; added to `open` for the file's afterAll to dispose.
+ */
+export async function followOn(hub: Hub, token: string, open: Live<unknown>[]) {
+  const feed = eventFeedOf(hub.db);
+  const before = feed.subscriberCount;
+  const live = subscribe(hub.url, token, LiveReferralEventsDocument, {});
+  open.push(live as Live<unknown>);
+  await eventually('subscription registered', () => feed.subscriberCount > before);
   return live;
 }

@@ -1,10 +1,9 @@
 import { eventFeedOf } from '../../src/events/event-feed';
 import { wakeUpsOf } from '../../src/events/wake-up';
 import type { Hub } from '../../src/server/app';
-import { LiveReferralEventsDocument } from '../generated/graphql';
 import { theSeedAgencies } from '../support/builders';
 import { startAnotherHub, startTestHub, type TestHub } from '../support/hub';
-import { eventually, subscribe, type Live } from './live';
+import { eventually, followOn, type Live } from './live';
 import { aPersonAtTheStation, anEvaluationRequest, dispatch, latestSeqOf, type Agencies } from './scenario';
 
 /**
@@ -29,14 +28,7 @@ afterAll(async () => {
 
 const feed = () => eventFeedOf(hub.hub.db);
 
-async function follow(on: Hub, token: string) {
-  const f = eventFeedOf(on.db);
-  const before = f.subscriberCount;
-  const live = subscribe(on.url, token, LiveReferralEventsDocument, {});
-  open.push(live as Live<unknown>);
-  await eventually('subscription registered', () => f.subscriberCount > before);
-  return live;
-}
+const follow = (on: Hub, token: string) => followOn(on, token, open);
 
 async function anotherHub(env: Record<string, string> = {}): Promise<Hub> {
   const other = await startAnotherHub(hub, { HUB_EVENT_POLL: '1h', ...env });
