@@ -125,6 +125,7 @@ async function measureHttp(
   connections: number[],
   seconds: number,
   warmup: number,
+  dbUrl: string,
 ): Promise<HttpWorkload> {
   const check = await verify(hub.url, limit && limit.server.url + limit.path, requests, Math.min(requests.length, 20));
   log(`${name}: response ${(check.bytes / 1024).toFixed(1)} KB${check.same ? `; limit server ${check.same}` : ''}`);
@@ -132,11 +133,15 @@ async function measureHttp(
   await cannon(hub.url, requests, connections[0], warmup, hub.pid);
   if (limit) await cannon(limit.server.url + limit.path, requests, connections[0], warmup, limit.server.pid);
   for (const c of connections) {
+    if (pgStatementsWanted) await resetPgStatements(dbUrl);
     const h = await cannon(hub.url, requests, c, seconds, hub.pid);
+    if (pgStatementsWanted) await printPgStatements(dbUrl, `hub ${name} ${c} conn`, h.requests, log);
     w.hub.push(h);
     let line = `  ${c} conn: hub ${h.rps.toFixed(0)} req/s p50 ${h.p50Ms} p99 ${h.p99Ms} ms RSS ${h.rssMb?.toFixed(0)} MB CPU ${h.cpuMsPerRequest?.toFixed(2)} ms/req`;
     if (limit) {
+      if (pgStatementsWanted) await resetPgStatements(dbUrl);
       const l: Measurement = await cannon(limit.server.url + limit.path, requests, c, seconds, limit.server.pid);
+      if (pgStatementsWanted) await printPgStatements(dbUrl, `limit ${name} ${c} conn`, l.requests, log);
       w.limit!.push(l);
       line += ` | limit ${l.rps.toFixed(0)} req/s p50 ${l.p50Ms} p99 ${l.p99Ms} ms | hub/limit ${(h.rps / l.rps).toFixed(2)}`;
     }
@@ -314,10 +319,11 @@ async function main(): Promise<void> {
           connections,
           seconds,
           warmup,
+          db.url,
         ),
       );
     if (wanted('person'))
-      http.push(await measureHttp('person by id', personRequests, hub, { server: limit, path: '/person' }, connections, seconds, warmup));
+      http.push(await measureHttp('person by id', personRequests, hub, { server: limit, path: '/person' }, connections, seconds, warmup, db.url));
 
     // --- hand-offs ---------------------------------------------------------------
     const handoffStart = new Date(Date.now() - 1000);
@@ -464,7 +470,7 @@ async function main(): Promise<void> {
         headers: bearer(stationToken),
       };
       try {
-        http.push(await measureHttp('station report (1 year)', [report], hub, undefined, connections, seconds, warmup));
+        http.push(await measureHttp('station report (1 year)', [report], hub, undefined, connections, seconds, warmup, db.url));
       } catch (err) {
         notes.push(`station report: FAILED: ${(err as Error).message}`);
         log(`station report FAILED: ${(err as Error).message}`);
