@@ -32,8 +32,9 @@ import { runSubscriptions } from './subscriptions';
  * as <date>-partial.*).
  * BENCH_AB_ENV="NAME=value ..." and/or BENCH_AB_ROOT=<another checkout, built>: a
  * second hub B (this build with those settings added, or that build) beside
- * the first, A; the hand-off then runs as BENCH_AB_PAIRS (3) alternating
- * pairs A, B at the first of BENCH_CONNECTIONS instead of beside the limit:
+ * the first, A; the dashboard, the person by id and the hand-off then run as
+ * BENCH_AB_PAIRS (3) alternating pairs A, B at the first of BENCH_CONNECTIONS
+ * instead of beside the limit:
  * how a change is kept or dropped on this noisy machine (issue 7).
  */
 
@@ -299,6 +300,50 @@ async function main(): Promise<void> {
     running.push(limit);
     log(`hub ${hub.url} (pid ${hub.pid}); limit server ${limit.url} (pid ${limit.pid})`);
 
+    const abEnv = Object.fromEntries(
+      (process.env.BENCH_AB_ENV ?? '')
+        .split(/\s+/)
+        .filter(Boolean)
+        .map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]),
+    );
+    const abRoot = process.env.BENCH_AB_ROOT ? path.resolve(process.env.BENCH_AB_ROOT) : undefined;
+    const ab = abRoot !== undefined || Object.keys(abEnv).length > 0;
+    const abPairs = positive('BENCH_AB_PAIRS', '3');
+    // A/B of a read: alternating pairs of runs at the first of BENCH_CONNECTIONS against hub A (this build) and B.
+    const abRead = async (name: string, requests: HttpRequest[], b: Server) => {
+      const c = connections[0];
+      for (const server of [hub, b]) await cannon(server.url, requests, c, warmup, server.pid);
+      const results: Record<'A' | 'B', Measurement[]> = { A: [], B: [] };
+      for (let i = 0; i < abPairs; i++)
+        for (const [label, server] of (i % 2
+          ? [
+              ['B', b],
+              ['A', hub],
+            ]
+          : [
+              ['A', hub],
+              ['B', b],
+            ]) as ['A' | 'B', Server][]) {
+          const m = await cannon(server.url, requests, c, seconds, server.pid);
+          results[label].push(m);
+          log(`  ${name} ${label}: ${m.rps.toFixed(0)} req/s p50 ${m.p50Ms} p99 ${m.p99Ms} ms CPU ${m.cpuMsPerRequest?.toFixed(2)} ms/req`);
+        }
+      for (const label of ['A', 'B'] as const) {
+        const ms = results[label];
+        const mean = (of: (m: Measurement) => number | null | undefined) => ms.reduce((n, m) => n + (of(m) ?? NaN), 0) / ms.length;
+        log(
+          `A/B mean ${name} ${label}: ${mean((m) => m.rps).toFixed(0)} req/s, p50 ${mean((m) => m.p50Ms).toFixed(1)}, ` +
+            `p99 ${mean((m) => m.p99Ms).toFixed(1)} ms, CPU ${mean((m) => m.cpuMsPerRequest).toFixed(2)} ms/req`,
+        );
+      }
+    };
+    const bHub = ab ? await spawnHub({ ...hubEnv, ...abEnv }, [], { root: abRoot }) : undefined;
+    if (bHub) {
+      running.push(bHub);
+      log(`A/B: A ${ROOT}; B ${abRoot ?? ROOT}${Object.keys(abEnv).length ? ` with ${process.env.BENCH_AB_ENV}` : ''}; ${abPairs} pairs`);
+      if (wanted('dashboard')) await abRead('dashboard', [dashboard(50)], bHub);
+      if (wanted('person')) await abRead('person', personRequests, bHub);
+    }
     const http: HttpWorkload[] = [];
     const notes: string[] = [];
     const page = await gql<{ cases: { totalCount: number; edges: { node: { referrals: unknown[] } }[] } }>(
@@ -309,7 +354,7 @@ async function main(): Promise<void> {
     );
     const referralsShown = page.cases.edges.reduce((n, e) => n + e.node.referrals.length, 0);
     notes.push(`dashboard page: ${page.cases.edges.length} of ${page.cases.totalCount} open cases, ${referralsShown} referrals`);
-    if (wanted('dashboard'))
+    if (wanted('dashboard') && !ab)
       http.push(
         await measureHttp(
           'station dashboard (50 cases)',
@@ -322,55 +367,48 @@ async function main(): Promise<void> {
           db.url,
         ),
       );
-    if (wanted('person'))
-      http.push(await measureHttp('person by id', personRequests, hub, { server: limit, path: '/person' }, connections, seconds, warmup, db.url));
+    if (wanted('person') && !ab)
+      http.push(
+        await measureHttp('person by id', personRequests, hub, { server: limit, path: '/person' }, connections, seconds, warmup, db.url),
+      );
 
     // --- hand-offs ---------------------------------------------------------------
     const handoffStart = new Date(Date.now() - 1000);
     const runs: HandoffMeasurement[] = [];
     const limitRuns: HandoffMeasurement[] = [];
     const handoffProblems: string[] = [];
-    const abEnv = Object.fromEntries(
-      (process.env.BENCH_AB_ENV ?? '')
-        .split(/\s+/)
-        .filter(Boolean)
-        .map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]),
-    );
-    const abRoot = process.env.BENCH_AB_ROOT ? path.resolve(process.env.BENCH_AB_ROOT) : undefined;
-    if (wanted('handoff') && (abRoot || Object.keys(abEnv).length > 0)) {
-      const b = await spawnHub({ ...hubEnv, ...abEnv }, [], { root: abRoot });
-      running.push(b);
+    if (ab) {
+      const b = bHub!;
       const c = Math.min(connections[0], workers.length);
-      const pairs = positive('BENCH_AB_PAIRS', '3');
-      log(
-        `A/B: A ${ROOT}; B ${abRoot ?? ROOT}${Object.keys(abEnv).length ? ` with ${process.env.BENCH_AB_ENV}` : ''}; ${c} workers, ${pairs} pairs`,
-      );
-      const results: Record<'A' | 'B', HandoffMeasurement[]> = { A: [], B: [] };
-      for (const server of [hub, b]) await runHandoff(server.url, workers, c, warmup, server.pid);
-      for (let i = 0; i < pairs; i++) {
-        for (const [name, server] of (i % 2
-          ? [
-              ['B', b],
-              ['A', hub],
-            ]
-          : [
-              ['A', hub],
-              ['B', b],
-            ]) as ['A' | 'B', Server][]) {
-          const m = await runHandoff(server.url, workers, c, seconds, server.pid);
-          results[name].push(m);
-          log(`  ${name}: ${describeHandoff(m)}`);
+      const pairs = abPairs;
+      if (wanted('handoff')) {
+        const results: Record<'A' | 'B', HandoffMeasurement[]> = { A: [], B: [] };
+        for (const server of [hub, b]) await runHandoff(server.url, workers, c, warmup, server.pid);
+        for (let i = 0; i < pairs; i++) {
+          for (const [name, server] of (i % 2
+            ? [
+                ['B', b],
+                ['A', hub],
+              ]
+            : [
+                ['A', hub],
+                ['B', b],
+              ]) as ['A' | 'B', Server][]) {
+            const m = await runHandoff(server.url, workers, c, seconds, server.pid);
+            results[name].push(m);
+            log(`  ${name}: ${describeHandoff(m)}`);
+          }
         }
+        const mean = (ms: HandoffMeasurement[], of: (m: HandoffMeasurement) => number | null | undefined) =>
+          ms.reduce((n, m) => n + (of(m) ?? NaN), 0) / ms.length;
+        for (const name of ['A', 'B'] as const)
+          log(
+            `A/B mean ${name}: ${mean(results[name], (m) => m.cyclesPerSecond).toFixed(1)} cycles/s, hub CPU ${mean(results[name], (m) => m.cpuMsPerCycle).toFixed(2)}, ` +
+              `PostgreSQL and the rest ${mean(results[name], (m) => m.othersCpuMsPerCycle).toFixed(2)} ms/cycle, ${mean(results[name], (m) => m.writesPerCycle).toFixed(1)} writes/cycle`,
+          );
+        const failed = [...results.A, ...results.B].flatMap((m) => m.failures);
+        log(`A/B: ${failed.length} failed${failed.length ? `: ${failed[0]}` : ''}`);
       }
-      const mean = (ms: HandoffMeasurement[], of: (m: HandoffMeasurement) => number | null | undefined) =>
-        ms.reduce((n, m) => n + (of(m) ?? NaN), 0) / ms.length;
-      for (const name of ['A', 'B'] as const)
-        log(
-          `A/B mean ${name}: ${mean(results[name], (m) => m.cyclesPerSecond).toFixed(1)} cycles/s, hub CPU ${mean(results[name], (m) => m.cpuMsPerCycle).toFixed(2)}, ` +
-            `PostgreSQL and the rest ${mean(results[name], (m) => m.othersCpuMsPerCycle).toFixed(2)} ms/cycle, ${mean(results[name], (m) => m.writesPerCycle).toFixed(1)} writes/cycle`,
-        );
-      const failed = [...results.A, ...results.B].flatMap((m) => m.failures);
-      log(`A/B: ${failed.length} failed${failed.length ? `: ${failed[0]}` : ''}`);
       await b.stop();
       return;
     }

@@ -1,4 +1,5 @@
 import { PARTY_SQL } from '../access/access.policy';
+import { auditEntriesOf, markReadAudited } from '../audit/audit.service';
 import { AgencyKind, requireAuthenticated } from '../auth/actor';
 import type { GraphQLResolveInfo } from 'graphql';
 import type { RequestContext } from '../auth/context';
@@ -64,6 +65,9 @@ export async function listCases(
   if (filter?.overdue === true) f.and(`c.status = 'OPEN' AND c.rescue_period_ends_at < now()`);
   if (filter?.overdue === false) f.and(`NOT (c.status = 'OPEN' AND c.rescue_period_ends_at < now())`);
   const ownStation = actor.kind === 'account' && actor.agencyKind === AgencyKind.RESCUE_STATION;
+  // Over HTTP, the page's statement itself writes the read of each person it shows (as access.policy.ts does for
+  // persons read by id): the request's last round trip, the audit INSERT at its end, is gone (issue 7).
+  const inline = ctx.readsAuditedInline === true;
   const page = await keysetPage(ctx.db, {
     entity: RescueCase,
     alias: 'c',
@@ -71,7 +75,8 @@ export async function listCases(
     filter: f,
     first: first_,
     after,
-    with: ownStation && withPersons ? personsOfOwnCases(ctx) : undefined,
+    with: ownStation && withPersons ? personsOfOwnCases(ctx, inline) : undefined,
+    write: ownStation && withPersons && inline ? personsReadAudit(ctx) : undefined,
   });
   const loader = caseLoaders(ctx).case;
   for (const { node } of page.edges) loader.prime(node.id, node);
@@ -85,7 +90,7 @@ export async function listCases(
  * need-to-know check that would otherwise read them), and what the station
  * may see of them is known from the case itself (access.policy.ts).
  */
-function personsOfOwnCases(ctx: RequestContext) {
+function personsOfOwnCases(ctx: RequestContext, audited: boolean) {
   const read = withPersonAndOpenCustody(ctx, 'c.person_id');
   return {
     select: read.select,
@@ -93,6 +98,22 @@ function personsOfOwnCases(ctx: RequestContext) {
     onRow(row: Record<string, unknown>, c: RescueCase) {
       read.prime(row, c.personId);
       ctx.access.stationCase(ctx, c.personId, c.stationId);
+      if (audited) markReadAudited(ctx, 'person.read', c.personId);
     },
   };
+}
+
+/**
+ * The 'person.read' entry of every person on the page, written by the page's statement. Only when the query asks
+ * for the persons (selectsPath, which reads @skip and @include): an entry says the record was shown, and every
+ * person on a station's own page is shown to it (access.stationCase).
+ */
+function personsReadAudit(ctx: RequestContext) {
+  return (n: number, shown: string) =>
+    auditEntriesOf(
+      n,
+      ctx,
+      { action: 'person.read', subjectType: 'Person' },
+      { subject: 's."personId"', from: `(SELECT DISTINCT "personId" FROM ${shown} x) s` },
+    );
 }

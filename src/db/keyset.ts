@@ -46,6 +46,12 @@ export async function keysetPage<T extends ObjectLiteral & { id: string }>(
     after?: string | null;
     /** Rows of other tables read with each row of the page (LEFT JOINs on `alias`), handed to `onRow`. */
     with?: { select: string; joins: string; onRow(row: Record<string, unknown>, node: T): void };
+    /**
+     * A data-modifying CTE the page's own statement runs over `shown`, the relation of the rows it answers (no
+     * more than `first`, with the entity's property names as columns): e.g. the audit entries of the persons the
+     * page reads, written in the same round trip. Its parameters start at `$n`.
+     */
+    write?: (n: number, shown: string) => { sql: string; params: unknown[] };
   },
 ): Promise<KeysetPage<T>> {
   const { alias: a, timeColumn, filter, first } = opts;
@@ -57,15 +63,20 @@ export async function keysetPage<T extends ObjectLiteral & { id: string }>(
     const { at, id } = decodeKeysetCursor(opts.after);
     page += ` AND (${a}.${timeColumn}, ${a}.id) < (${filter.param(at)}::timestamptz, ${filter.param(id)}::uuid)`;
   }
-  const rows: Record<string, unknown>[] = await db.query(
-    `SELECT t.total_count, pg.*
+  let sql = `SELECT t.total_count, pg.*
        FROM (SELECT count(*)::int AS total_count FROM "${table}" ${a} WHERE ${base}) t
        LEFT JOIN LATERAL (
          SELECT ${shape.select(a)}, ${a}.${timeColumn}::text AS cursor_at${opts.with ? `, ${opts.with.select}` : ''}
            FROM "${table}" ${a} ${opts.with?.joins ?? ''} WHERE ${page}
-          ORDER BY ${a}.${timeColumn} DESC, ${a}.id DESC LIMIT ${filter.param(first + 1)}) pg ON TRUE`,
-    filter.params,
-  );
+          ORDER BY ${a}.${timeColumn} DESC, ${a}.id DESC LIMIT ${filter.param(first + 1)}) pg ON TRUE`;
+  if (opts.write) {
+    const time = db.getMetadata(opts.entity).findColumnWithDatabaseName(timeColumn)!.propertyName;
+    const shown = `(SELECT * FROM page WHERE id IS NOT NULL ORDER BY "${time}" DESC, id DESC LIMIT ${filter.param(first)})`;
+    const w = opts.write(filter.params.length + 1, shown);
+    filter.params.push(...w.params);
+    sql = `WITH page AS MATERIALIZED (${sql}), written AS (${w.sql}) SELECT * FROM page`;
+  }
+  const rows: Record<string, unknown>[] = await db.query(sql, filter.params);
   const found = rows.filter((r) => r.id != null);
   const edges = found.slice(0, first).map((row) => {
     const node = shape.map(row)!;

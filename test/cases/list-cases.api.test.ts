@@ -185,8 +185,10 @@ describe('batching (DataLoaders)', () => {
     expect(edges).toHaveLength(50);
     expect(edges.filter((e) => e.node.person.custodian?.id === station.id).length).toBeGreaterThanOrEqual(49);
     expect(edges.every((e) => e.node.station.id === station.id)).toBe(true);
-    // The page with its persons and their custody, the audit INSERT (the token, stations and agencies: caches).
-    expect(s10.length).toBe(2);
+    // The page with its persons, their custody and the audit entries of their reads, in one statement (the token,
+    // stations and agencies: caches).
+    expect(s10.length).toBe(1);
+    expect(s10[0]).toMatch(/INSERT INTO audit_log/);
     expect(s50.length).toBe(s10.length);
     expect(s50.length).toBeLessThan(20);
   });
@@ -267,6 +269,62 @@ describe('batching (DataLoaders)', () => {
       [requestId],
     );
     expect(rows).toEqual([{ action: 'person.read', n: 50 }]);
+  });
+
+  describe("the page's statement writes the reads of the persons it shows", () => {
+    const readsOf = async (query: string, variables: Record<string, unknown> = {}) => {
+      const res = await fetch(hub.url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${station.token}` },
+        body: JSON.stringify({ query, variables }),
+      });
+      const body = (await res.json()) as { data?: { cases: { edges: { node: { person?: { id: string } } }[] } }; errors?: unknown };
+      expect(body.errors).toBeUndefined();
+      const rows: { subject_id: string }[] = await hub.hub.db.query(
+        `SELECT subject_id FROM audit_log WHERE request_id = $1 AND action = 'person.read' ORDER BY subject_id`,
+        [res.headers.get('x-request-id')],
+      );
+      const shown = body.data!.cases.edges.flatMap((e) => (e.node.person ? [uuidOf(e.node.person.id)] : []));
+      return { written: rows.map((r) => r.subject_id), shown: [...shown].sort() };
+    };
+
+    it('one entry for each person shown, none for the row read to tell whether a next page exists', async () => {
+      const { written, shown } = await readsOf('{ cases(first: 3) { pageInfo { hasNextPage } edges { node { person { id } } } } }');
+      expect(shown).toHaveLength(3);
+      expect(written).toEqual(shown);
+    });
+
+    it('the persons of a later page, not those of the first', async () => {
+      const first = await hub.ok(CasesDocument, { first: 2 }, station.token);
+      const { written, shown } = await readsOf(
+        'query ($after: String) { cases(first: 2, after: $after) { edges { node { person { id } } } } }',
+        { after: first.cases.pageInfo.endCursor },
+      );
+      expect(shown).toHaveLength(2);
+      expect(written).toEqual(shown);
+    });
+
+    it('nothing when @skip or @include drops the persons', async () => {
+      const skip = 'query ($no: Boolean!) { cases(first: 5) { edges { node { id person @skip(if: $no) { id } } } } }';
+      const include =
+        'query ($yes: Boolean!) { cases(first: 5) { edges { node { id ... on RescueCase @include(if: $yes) { person { id } } } } } }';
+      for (const [query, variables] of [
+        [skip, { no: true }],
+        [include, { yes: false }],
+      ] as const) {
+        const { written, shown } = await readsOf(query, variables);
+        expect(shown).toEqual([]);
+        expect(written).toEqual([]);
+      }
+      for (const [query, variables] of [
+        [skip, { no: false }],
+        [include, { yes: true }],
+      ] as const) {
+        const { written, shown } = await readsOf(query, variables);
+        expect(shown).toHaveLength(5);
+        expect(written).toEqual(shown);
+      }
+    });
   });
 });
 
