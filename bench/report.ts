@@ -59,6 +59,61 @@ function perRun(runs: HandoffMeasurement[], of: (m: HandoffMeasurement) => numbe
   return v.length ? v.map((x) => x.toFixed(digits)).join(' / ') : '–';
 }
 
+/** One of issue 7's targets as this run measured it. */
+export interface TargetCheck {
+  target: string;
+  measured: string;
+  met: boolean;
+}
+
+/**
+ * Issue 7's targets, read off this run's figures: what the README's "where the targets stand" is written from.
+ * The scale target compares two runs (BENCH_SCALE=1 and 10) and is not in here.
+ */
+export function targetChecks(r: Results): TargetCheck[] {
+  const out: TargetCheck[] = [];
+  const dashboard = r.http.find((w) => w.name.startsWith('station dashboard'));
+  const person = r.http.find((w) => w.name.startsWith('person by id'));
+  const halfOfLimit = (w: HttpWorkload | undefined, label: string) =>
+    w?.hub.forEach((h, i) => {
+      const l = w.limit?.[i];
+      if (l)
+        out.push({
+          target: `${label} ≥ 0.5× the limit, ${h.connections} connections`,
+          measured: ratio(h.rps, l.rps),
+          met: h.rps >= 0.5 * l.rps,
+        });
+    });
+  halfOfLimit(dashboard, 'dashboard');
+  const at10 = dashboard?.hub.find((h) => h.connections === 10);
+  if (at10) out.push({ target: 'dashboard p99 < 50 ms, 10 connections', measured: `${f1(at10.p99Ms)} ms`, met: at10.p99Ms < 50 });
+  const pages = r.sqlCounts.filter((q) => q.label.startsWith('dashboard'));
+  if (pages.length)
+    out.push({
+      target: 'dashboard ≤ 5 SQL statements, whatever the page size',
+      measured: pages.map((q) => `${q.statements} for ${q.rows}`).join(', '),
+      met: pages.every((q) => q.statements <= 5) && new Set(pages.map((q) => q.statements)).size === 1,
+    });
+  halfOfLimit(person, 'person by id');
+  const failed = r.handoff.runs.reduce((n, x) => n + x.failures.length, 0);
+  for (const h of r.handoff.runs)
+    out.push({
+      target: `hand-off ≥ 300 cycles/s, nothing lost, ${h.workers} workers`,
+      measured: `${f1(h.cyclesPerSecond)} cycles/s, ${h.failures.length} failed, ledger ${r.handoff.problems.length ? 'NOT intact' : 'intact'}`,
+      met: h.cyclesPerSecond >= 300 && failed === 0 && r.handoff.problems.length === 0,
+    });
+  const s = r.subscriptions;
+  if ('p99Ms' in s) {
+    const kb = s.afterGc?.kbPerSubscriber ?? s.kbPerSubscriber;
+    out.push({
+      target: `fan-out to ${s.subscribers}: p99 < 100 ms, < 50 KB per subscriber`,
+      measured: `${f1(s.p99Ms)} ms, ${f1(kb)} KB, ${s.delivered} of ${s.expected} delivered`,
+      met: s.p99Ms < 100 && kb !== null && kb < 50 && s.delivered === s.expected,
+    });
+  }
+  return out;
+}
+
 export function markdown(r: Results): string {
   const out: string[] = [];
   const m = r.machine;
@@ -108,6 +163,15 @@ export function markdown(r: Results): string {
     );
   });
   out.push('');
+  const checks = targetChecks(r);
+  if (checks.length) {
+    out.push("Issue 7's targets in this run (the scale target compares a run at BENCH_SCALE=10 with one at 1):");
+    out.push('');
+    out.push('| target | measured | met |');
+    out.push('|---|---|---|');
+    for (const t of checks) out.push(`| ${t.target} | ${t.measured} | ${t.met ? 'yes' : '**no**'} |`);
+    out.push('');
+  }
   const errors = r.http.flatMap((w) =>
     [...w.hub, ...(w.limit ?? [])].filter((x) => x.errors || x.non2xx).map((x) => `${w.name} ×${x.connections}`),
   );
