@@ -74,7 +74,8 @@ export async function keysetPage<T extends ObjectLiteral & { id: string }>(
     const shown = `(SELECT * FROM page WHERE id IS NOT NULL ORDER BY "${time}" DESC, id DESC LIMIT ${filter.param(first)})`;
     const w = opts.write(filter.params.length + 1, shown);
     filter.params.push(...w.params);
-    sql = `WITH page AS MATERIALIZED (${sql}), written AS (${w.sql}) SELECT * FROM page`;
+    // The page's order said again: a CTE's rows keep it only by how PostgreSQL happens to scan them.
+    sql = `WITH page AS MATERIALIZED (${sql}), written AS (${w.sql}) SELECT * FROM page ORDER BY "${time}" DESC, id DESC`;
   }
   const rows: Record<string, unknown>[] = await db.query(sql, filter.params);
   const found = rows.filter((r) => r.id != null);
