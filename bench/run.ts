@@ -30,8 +30,9 @@ import { runSubscriptions } from './subscriptions';
  * BENCH_ONLY (comma-separated subset of sql, dashboard, person, handoff,
  * subscriptions, report: for working on one workload; such runs are written
  * as <date>-partial.*).
- * BENCH_AB_ENV="NAME=value ..." and/or BENCH_AB_ROOT=<another checkout, built>: a
- * second hub B (this build with those settings added, or that build) beside
+ * BENCH_AB_ENV="NAME=value ...", BENCH_AB_NODE_ARGS="--flag ..." and/or
+ * BENCH_AB_ROOT=<another checkout, built>: a second hub B (this build with
+ * those settings or Node flags added, or that build) beside
  * the first, A; the dashboard, the person by id and the hand-off then run as
  * BENCH_AB_PAIRS (3) alternating pairs A, B at the first of BENCH_CONNECTIONS
  * instead of beside the limit:
@@ -307,7 +308,8 @@ async function main(): Promise<void> {
         .map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]),
     );
     const abRoot = process.env.BENCH_AB_ROOT ? path.resolve(process.env.BENCH_AB_ROOT) : undefined;
-    const ab = abRoot !== undefined || Object.keys(abEnv).length > 0;
+    const abNodeArgs = (process.env.BENCH_AB_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
+    const ab = abRoot !== undefined || Object.keys(abEnv).length > 0 || abNodeArgs.length > 0;
     const abPairs = positive('BENCH_AB_PAIRS', '3');
     // A/B of a read: alternating pairs of runs at the first of BENCH_CONNECTIONS against hub A (this build) and B.
     const abRead = async (name: string, requests: HttpRequest[], b: Server) => {
@@ -337,10 +339,13 @@ async function main(): Promise<void> {
         );
       }
     };
-    const bHub = ab ? await spawnHub({ ...hubEnv, ...abEnv }, [], { root: abRoot }) : undefined;
+    const bHub = ab ? await spawnHub({ ...hubEnv, ...abEnv }, abNodeArgs, { root: abRoot }) : undefined;
     if (bHub) {
       running.push(bHub);
-      log(`A/B: A ${ROOT}; B ${abRoot ?? ROOT}${Object.keys(abEnv).length ? ` with ${process.env.BENCH_AB_ENV}` : ''}; ${abPairs} pairs`);
+      log(
+        `A/B: A ${ROOT}; B ${abRoot ?? ROOT}${Object.keys(abEnv).length ? ` with ${process.env.BENCH_AB_ENV}` : ''}` +
+          `${abNodeArgs.length ? ` and node ${abNodeArgs.join(' ')}` : ''}; ${abPairs} pairs`,
+      );
       if (wanted('dashboard')) await abRead('dashboard', [dashboard(50)], bHub);
       if (wanted('person')) await abRead('person', personRequests, bHub);
     }
