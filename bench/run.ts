@@ -153,6 +153,43 @@ async function measureHttp(
   return w;
 }
 
+/**
+ * An A/B run: `pairs` pairs of runs against hub A and hub B, alternating which goes first (A B, B A, ...), so
+ * that the machine's drift weighs on both alike; each run logged as it ends.
+ */
+async function alternatingPairs<M>(
+  pairs: number,
+  a: Server,
+  b: Server,
+  run: (server: Server) => Promise<M>,
+  logRun: (label: 'A' | 'B', m: M) => void,
+): Promise<Record<'A' | 'B', M[]>> {
+  const results: Record<'A' | 'B', M[]> = { A: [], B: [] };
+  for (let i = 0; i < pairs; i++) {
+    const order: ['A' | 'B', Server][] =
+      i % 2
+        ? [
+            ['B', b],
+            ['A', a],
+          ]
+        : [
+            ['A', a],
+            ['B', b],
+          ];
+    for (const [label, server] of order) {
+      const m = await run(server);
+      results[label].push(m);
+      logRun(label, m);
+    }
+  }
+  return results;
+}
+
+/** The mean of one figure over runs (NaN if any run lacks it). */
+function meanOf<M>(ms: M[], of: (m: M) => number | null | undefined): number {
+  return ms.reduce((n, m) => n + (of(m) ?? NaN), 0) / ms.length;
+}
+
 function stamp(d: Date): string {
   return d.toISOString().slice(0, 16).replace('T', '_').replace(':', '');
 }
@@ -315,24 +352,16 @@ async function main(): Promise<void> {
     const abRead = async (name: string, requests: HttpRequest[], b: Server) => {
       const c = connections[0];
       for (const server of [hub, b]) await cannon(server.url, requests, c, warmup, server.pid);
-      const results: Record<'A' | 'B', Measurement[]> = { A: [], B: [] };
-      for (let i = 0; i < abPairs; i++)
-        for (const [label, server] of (i % 2
-          ? [
-              ['B', b],
-              ['A', hub],
-            ]
-          : [
-              ['A', hub],
-              ['B', b],
-            ]) as ['A' | 'B', Server][]) {
-          const m = await cannon(server.url, requests, c, seconds, server.pid);
-          results[label].push(m);
-          log(`  ${name} ${label}: ${m.rps.toFixed(0)} req/s p50 ${m.p50Ms} p99 ${m.p99Ms} ms CPU ${m.cpuMsPerRequest?.toFixed(2)} ms/req`);
-        }
+      const results = await alternatingPairs(
+        abPairs,
+        hub,
+        b,
+        (server) => cannon(server.url, requests, c, seconds, server.pid),
+        (label, m) =>
+          log(`  ${name} ${label}: ${m.rps.toFixed(0)} req/s p50 ${m.p50Ms} p99 ${m.p99Ms} ms CPU ${m.cpuMsPerRequest?.toFixed(2)} ms/req`),
+      );
       for (const label of ['A', 'B'] as const) {
-        const ms = results[label];
-        const mean = (of: (m: Measurement) => number | null | undefined) => ms.reduce((n, m) => n + (of(m) ?? NaN), 0) / ms.length;
+        const mean = (of: (m: Measurement) => number | null | undefined) => meanOf(results[label], of);
         log(
           `A/B mean ${name} ${label}: ${mean((m) => m.rps).toFixed(0)} req/s, p50 ${mean((m) => m.p50Ms).toFixed(1)}, ` +
             `p99 ${mean((m) => m.p99Ms).toFixed(1)} ms, CPU ${mean((m) => m.cpuMsPerRequest).toFixed(2)} ms/req`,
@@ -385,32 +414,22 @@ async function main(): Promise<void> {
     if (ab) {
       const b = bHub!;
       const c = Math.min(connections[0], workers.length);
-      const pairs = abPairs;
       if (wanted('handoff')) {
-        const results: Record<'A' | 'B', HandoffMeasurement[]> = { A: [], B: [] };
         for (const server of [hub, b]) await runHandoff(server.url, workers, c, warmup, server.pid);
-        for (let i = 0; i < pairs; i++) {
-          for (const [name, server] of (i % 2
-            ? [
-                ['B', b],
-                ['A', hub],
-              ]
-            : [
-                ['A', hub],
-                ['B', b],
-              ]) as ['A' | 'B', Server][]) {
-            const m = await runHandoff(server.url, workers, c, seconds, server.pid);
-            results[name].push(m);
-            log(`  ${name}: ${describeHandoff(m)}`);
-          }
-        }
-        const mean = (ms: HandoffMeasurement[], of: (m: HandoffMeasurement) => number | null | undefined) =>
-          ms.reduce((n, m) => n + (of(m) ?? NaN), 0) / ms.length;
-        for (const name of ['A', 'B'] as const)
+        const results = await alternatingPairs(
+          abPairs,
+          hub,
+          b,
+          (server) => runHandoff(server.url, workers, c, seconds, server.pid),
+          (label, m) => log(`  ${label}: ${describeHandoff(m)}`),
+        );
+        for (const name of ['A', 'B'] as const) {
+          const mean = (of: (m: HandoffMeasurement) => number | null | undefined) => meanOf(results[name], of);
           log(
-            `A/B mean ${name}: ${mean(results[name], (m) => m.cyclesPerSecond).toFixed(1)} cycles/s, hub CPU ${mean(results[name], (m) => m.cpuMsPerCycle).toFixed(2)}, ` +
-              `PostgreSQL and the rest ${mean(results[name], (m) => m.othersCpuMsPerCycle).toFixed(2)} ms/cycle, ${mean(results[name], (m) => m.writesPerCycle).toFixed(1)} writes/cycle`,
+            `A/B mean ${name}: ${mean((m) => m.cyclesPerSecond).toFixed(1)} cycles/s, hub CPU ${mean((m) => m.cpuMsPerCycle).toFixed(2)}, ` +
+              `PostgreSQL and the rest ${mean((m) => m.othersCpuMsPerCycle).toFixed(2)} ms/cycle, ${mean((m) => m.writesPerCycle).toFixed(1)} writes/cycle`,
           );
+        }
         const failed = [...results.A, ...results.B].flatMap((m) => m.failures);
         log(`A/B: ${failed.length} failed${failed.length ? `: ${failed[0]}` : ''}`);
       }
