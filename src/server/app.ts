@@ -26,6 +26,7 @@ import type { Logger } from '../shared/logger';
 import { HubError } from '../shared/errors';
 import { ENTITIES } from './entities';
 import { errorsPlugin } from './errors.plugin';
+import { shareEmptyArguments } from './field-arguments';
 import { introspectionGuardPlugin } from './introspection';
 import { bodyErrorHandler, queryLimits, queryLimitsPlugin, tokenLimitMiddleware } from './limits';
 import { RateLimiter, rateLimitKey, rateLimitMiddleware } from './rate-limit';
@@ -81,6 +82,7 @@ export async function startHub(opts: HubOptions): Promise<Hub> {
       logger.warn('pending migrations not applied (HUB_MIGRATE=false): run `npm run migrate`');
     }
     const settings: HubSettings = { config, idNumberKey: opts.idNumberKey };
+    shareEmptyArguments();
     const schema = await createSchema();
     // Used only while the feed's connection hears revocations (token-cache.ts); `ws` closes sockets once it exists.
     const tokens = new TokenCache(config.tokenCacheMs);
