@@ -24,7 +24,7 @@ export function bearer(token: string): Record<string, string> {
  * Kept-alive connections for the bench's own requests (the hand-off workers). The load generator shares the two
  * cores with the hub and PostgreSQL, so what it spends per request is taken from what is measured: with the global
  * fetch (undici behind WHATWG streams) it spent 3.5-4.5 ms of CPU per hand-off cycle, with node:http and this agent
- * 1.5-1.8 (2026-12-03, three alternating pairs in one run; README, Benchmark).
+ * 1.5-1.8 (2026-12-03, three alternating pairs in one run; bench/HISTORY.md).
  */
 const agent = new http.Agent({ keepAlive: true, maxSockets: Infinity, scheduling: 'lifo' });
 

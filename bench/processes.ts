@@ -57,7 +57,7 @@ export const HUB_NODE_FLAGS = ['--max-semi-space-size=64'];
 /**
  * Processes the hub runs as (HUB_WORKERS, src/server/workers.ts), and the limit server too, so that both use
  * the machine alike: BENCH_WORKERS, else 1 as `npm start` (on this 2-core machine, where PostgreSQL needs the
- * same cores, a second process helped the dashboard and hurt the hand-off: README). CPU time and memory are
+ * same cores, a second process helped the dashboard and hurt the hand-off: bench/HISTORY.md). CPU time and memory are
  * counted over all processes.
  */
 export function benchWorkers(): number {
