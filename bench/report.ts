@@ -84,9 +84,14 @@ export function targetChecks(r: Results): TargetCheck[] {
           met: h.rps >= 0.5 * l.rps,
         });
     });
-  halfOfLimit(dashboard, 'dashboard');
-  const at10 = dashboard?.hub.find((h) => h.connections === 10);
-  if (at10) out.push({ target: 'dashboard p99 < 50 ms, 10 connections', measured: `${f1(at10.p99Ms)} ms`, met: at10.p99Ms < 50 });
+  // The page as the hub answers it (from the page cache while unchanged) and, said beside it, rebuilt every time.
+  for (const w of r.http.filter((x) => x.name.startsWith('station dashboard'))) {
+    const label = w === dashboard ? 'dashboard' : `dashboard${w.name.slice(w.name.indexOf(')') + 1)}`;
+    halfOfLimit(w, label);
+    const at10 = w.hub.find((h) => h.connections === 10);
+    if (at10 && w.limit)
+      out.push({ target: `${label} p99 < 50 ms, 10 connections`, measured: `${f1(at10.p99Ms)} ms`, met: at10.p99Ms < 50 });
+  }
   const pages = r.sqlCounts.filter((q) => q.label.startsWith('dashboard'));
   if (pages.length)
     out.push({

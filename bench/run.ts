@@ -401,6 +401,41 @@ async function main(): Promise<void> {
           db.url,
         ),
       );
+    if (wanted('dashboard') && !ab) {
+      // The same page rebuilt at every request: what a dashboard costs when its station's data has just changed,
+      // and what the hub did before the page cache (src/cases/case-page.cache.ts). A hub of its own, cache off.
+      const cold = await spawnHub({ ...hubEnv, HUB_PAGE_CACHE_ENTRIES: '0' }, hubProfileArgs);
+      running.push(cold);
+      http.push(
+        await measureHttp(
+          'station dashboard (50 cases), page cache off',
+          [dashboard(50)],
+          cold,
+          { server: limit, path: '/dashboard' },
+          connections,
+          seconds,
+          warmup,
+          db.url,
+        ),
+      );
+      await cold.stop();
+      // The worst case for the cache: one worker handing persons of the dashboard's own station off as fast as it
+      // can, so that nearly every page is stale when asked for again (a change at the station ends it), and costs
+      // its revalidation and the rebuild. Hub only: the limit server keeps nothing to go stale.
+      const c = connections[0];
+      const [reads, handing] = await Promise.all([
+        cannon(hub.url, [dashboard(50)], c, seconds, hub.pid),
+        runHandoff(hub.url, subscriptionPersons, 1, seconds),
+      ]);
+      http.push({
+        name: 'station dashboard (50 cases), its station handing off',
+        hub: [reads],
+        responseBytes: http[0]?.responseBytes ?? 0,
+      });
+      const line = `${reads.rps.toFixed(0)} req/s p50 ${reads.p50Ms} p99 ${reads.p99Ms} ms at ${c} connections, beside 1 hand-off worker at the station doing ${handing.cyclesPerSecond.toFixed(1)} cycles/s (${handing.failures.length} failed)`;
+      log(`station dashboard, its station handing off: ${line}`);
+      notes.push(`dashboard while its station hands off: ${line}; the hub's CPU per request includes the hand-offs'`);
+    }
     if (wanted('person') && !ab)
       http.push(
         await measureHttp('person by id', personRequests, hub, { server: limit, path: '/person' }, connections, seconds, warmup, db.url),

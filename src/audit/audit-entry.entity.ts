@@ -8,6 +8,7 @@ import { Column, Entity, Index, PrimaryGeneratedColumn } from 'typeorm';
  */
 @Entity({ name: 'audit_log' })
 @Index('audit_log_subject_idx', ['subjectId', 'id'])
+@Index('audit_log_change_xact_idx', { synchronize: false }) // partial: changes only, created by migration 1796500000000
 export class AuditEntryRow {
   @PrimaryGeneratedColumn('identity', { type: 'bigint', generatedIdentity: 'ALWAYS' })
   id!: number;
@@ -33,4 +34,11 @@ export class AuditEntryRow {
 
   @Column({ name: 'request_id', type: 'varchar', length: 64, nullable: true })
   requestId!: string | null;
+
+  /**
+   * The writing transaction's id (pg_current_xact_id(), as bigint), set by PostgreSQL: which changes committed
+   * after a snapshot (src/cases/case-page.cache.ts). NULL for entries older than the column.
+   */
+  @Column({ type: 'bigint', nullable: true, default: () => 'audit_xact()', select: false })
+  xact!: string | null;
 }

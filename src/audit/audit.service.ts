@@ -62,6 +62,12 @@ export function auditEntriesOf(
   };
 }
 
+/**
+ * The actions that record a read, not a change, as an SQL list: said word for word by the partial index of
+ * migration 1796500000000-AuditTransaction (which leaves reads out), so that the planner can prove it applies.
+ */
+export const READ_ACTIONS_SQL = `('person.read', 'person.idNumber.reveal', 'person.diagnoses.read', 'person.auditTrail.read')`;
+
 const READS = Symbol('audit.reads');
 
 /**
@@ -102,6 +108,18 @@ export function copyReads(from: RequestContext, to: RequestContext): void {
   let mine = to.memo.get(READS) as Set<string> | undefined;
   if (!mine) to.memo.set(READS, (mine = new Set()));
   for (const r of reads) mine.add(r);
+}
+
+/**
+ * Every read this request has audited or is to audit, as [action, personId]: what an answer given again without
+ * running its resolvers must write again (src/cases/case-page.cache.ts). Before `flushReads`, which empties it.
+ */
+export function readsOf(ctx: RequestContext): [string, string][] {
+  const all = new Set<string>([
+    ...((ctx.memo.get(WRITTEN) as Set<string> | undefined) ?? []),
+    ...((ctx.memo.get(READS) as Set<string> | undefined) ?? []),
+  ]);
+  return [...all].map((r) => r.split('|') as [string, string]);
 }
 
 export async function flushReads(ctx: RequestContext): Promise<void> {

@@ -8,6 +8,7 @@ import { connectionTypes } from '../shared/page-info';
 import { keysetPage, SqlFilter } from '../db/keyset';
 import { withPersonAndOpenCustody } from '../custody/custody.resolver';
 import { caseLoaders } from './case.loaders';
+import { casePageWatched, noteCasePage } from './case-page.cache';
 import type { CaseFilter } from './case.input';
 import { RescueCase } from './rescue-case.entity';
 
@@ -68,6 +69,8 @@ export async function listCases(
   // Over HTTP, the page's statement itself writes the read of each person it shows (as access.policy.ts does for
   // persons read by id): the request's last round trip, the audit INSERT at its end, is gone (issue 7).
   const inline = ctx.readsAuditedInline === true;
+  // The station page cache (case-page.cache.ts) wants to know from which snapshot this page was read.
+  const watched = ownStation && casePageWatched(ctx);
   const page = await keysetPage(ctx.db, {
     entity: RescueCase,
     alias: 'c',
@@ -77,7 +80,10 @@ export async function listCases(
     after,
     with: ownStation && withPersons ? personsOfOwnCases(ctx, inline) : undefined,
     write: ownStation && withPersons && inline ? personsReadAudit(ctx) : undefined,
+    snapshot: watched,
   });
+  if (watched)
+    noteCasePage(ctx, { snapshot: page.snapshot!, cases: page.edges.map((e) => e.node), clockFiltered: filter?.overdue != null });
   const loader = caseLoaders(ctx).case;
   for (const { node } of page.edges) loader.prime(node.id, node);
   return page;

@@ -26,6 +26,8 @@ export interface KeysetPage<T> {
   edges: { cursor: string; node: T }[];
   pageInfo: { hasNextPage: boolean; endCursor: string | null };
   totalCount: number;
+  /** The statement's snapshot (`pg_current_snapshot()`, as text), when asked for with `snapshot: true`. */
+  snapshot?: string;
 }
 
 /**
@@ -52,6 +54,8 @@ export async function keysetPage<T extends ObjectLiteral & { id: string }>(
      * page reads, written in the same round trip. Its parameters start at `$n`.
      */
     write?: (n: number, shown: string) => { sql: string; params: unknown[] };
+    /** Also answer the snapshot the statement read with: what the page shows is what had committed by then. */
+    snapshot?: boolean;
   },
 ): Promise<KeysetPage<T>> {
   const { alias: a, timeColumn, filter, first } = opts;
@@ -63,7 +67,7 @@ export async function keysetPage<T extends ObjectLiteral & { id: string }>(
     const { at, id } = decodeKeysetCursor(opts.after);
     page += ` AND (${a}.${timeColumn}, ${a}.id) < (${filter.param(at)}::timestamptz, ${filter.param(id)}::uuid)`;
   }
-  let sql = `SELECT t.total_count, pg.*
+  let sql = `SELECT t.total_count,${opts.snapshot ? ' pg_current_snapshot()::text AS page_snapshot,' : ''} pg.*
        FROM (SELECT count(*)::int AS total_count FROM "${table}" ${a} WHERE ${base}) t
        LEFT JOIN LATERAL (
          SELECT ${shape.select(a)}, ${a}.${timeColumn}::text AS cursor_at${opts.with ? `, ${opts.with.select}` : ''}
@@ -88,5 +92,6 @@ export async function keysetPage<T extends ObjectLiteral & { id: string }>(
     edges,
     pageInfo: { hasNextPage: found.length > first, endCursor: edges.at(-1)?.cursor ?? null },
     totalCount: Number(rows[0].total_count),
+    ...(opts.snapshot ? { snapshot: rows[0].page_snapshot as string } : {}),
   };
 }

@@ -19,6 +19,7 @@ import { bearerToken } from '../auth/token';
 import { TokenCache } from '../auth/token-cache';
 import { createDataSource } from '../db/data-source';
 import { DATABASE_UNAVAILABLE_MESSAGE, isDatabaseUnavailable } from '../db/unavailable';
+import { casePageCachePlugin } from '../cases/case-page.cache';
 import { EventFeed } from '../events/event-feed';
 import { startExpirySweep } from '../referrals/referral.expiry';
 import type { Config } from '../shared/config';
@@ -193,6 +194,8 @@ export async function startHub(opts: HubOptions): Promise<Hub> {
         errorsPlugin(logger),
         introspectionGuardPlugin(),
         queryLimitsPlugin(limits),
+        // After the limits (they still refuse what they refuse) and before execution: a station's unchanged page again.
+        casePageCachePlugin(config.pageCacheEntries),
         {
           // Subscriptions are served over graphql-ws; over HTTP graphql-js would run the field without its stream.
           async requestDidStart() {

@@ -37,6 +37,8 @@ export interface Config {
   wsAccountRecheckMs: number;
   /** How long a process may reuse a token's lookup (src/auth/token-cache.ts); 0: look up every request. */
   tokenCacheMs: number;
+  /** Station pages kept by the page cache (src/cases/case-page.cache.ts), per process; 0: off. */
+  pageCacheEntries: number;
   /** Hub processes sharing the port (src/server/workers.ts); 1: this process serves alone. */
   workers: number;
   /** Events one subscription may have waiting; a subscriber that falls further behind is disconnected (src/events). */
@@ -179,6 +181,7 @@ export function loadConfig(env: Env = process.env): Config {
         ? 0
         : parseDuration('HUB_TOKEN_CACHE', env.HUB_TOKEN_CACHE),
     workers: int(env, 'HUB_WORKERS', 1, 1, 64),
+    pageCacheEntries: int(env, 'HUB_PAGE_CACHE_ENTRIES', 128, 0, 100_000),
     subscriptionBuffer: int(env, 'HUB_SUBSCRIPTION_BUFFER', 1_000, 1, 1_000_000),
     eventPollMs: env.HUB_EVENT_POLL ? parseDuration('HUB_EVENT_POLL', env.HUB_EVENT_POLL) : 5_000,
     eventIdleReadMs: env.HUB_EVENT_IDLE_READ ? parseDuration('HUB_EVENT_IDLE_READ', env.HUB_EVENT_IDLE_READ) : 100,

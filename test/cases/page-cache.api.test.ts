@@ -1,0 +1,207 @@
+import { print } from 'graphql';
+import { Client } from 'pg';
+import {
+  AcceptReferralDocument,
+  OpenCaseDocument,
+  OverdueStationPageDocument,
+  RequestReferralDocument,
+  StationPageDocument,
+  StationPageWithAgeGroupDocument,
+  type StationPageQuery,
+} from '../generated/graphql';
+import { openCaseFor } from '../persons/people';
+import { theSeedAgencies, type TestAgency } from '../support/builders';
+import { startTestHub, type TestHub } from '../support/hub';
+import { casePageCacheStats } from '../../src/cases/case-page.cache';
+import { sweepExpired } from '../../src/referrals/referral.expiry';
+
+/**
+ * The station page cache (src/cases/case-page.cache.ts) answers a station's unchanged dashboard again without
+ * building it, and is never stale: every answer is what a fresh read would show at that moment, and every answer
+ * audits its reads.
+ */
+let hub: TestHub;
+let a: Awaited<ReturnType<typeof theSeedAgencies>>;
+let station: TestAgency;
+/** Each test its own page size, so that entries of one test never answer another. */
+let pageSize = 10;
+
+beforeAll(async () => {
+  hub = await startTestHub();
+  a = await theSeedAgencies(hub);
+  station = a.station;
+  for (let i = 0; i < 3; i++) await openCaseFor(hub, station.token, { name: `缓存${i}` });
+});
+afterAll(() => hub.stop());
+
+const dashboard = (first: number, token = station.token, stationId: string | null = station.id) =>
+  hub.ok(StationPageDocument, { stationId, first }, token);
+
+/** How many times the cache has answered so far. */
+const hits = () => casePageCacheStats.hits;
+
+/** The 'person.read' entries written by the request with this id. */
+async function readsOfRequest(requestId: string): Promise<string[]> {
+  const rows: { subject_id: string }[] = await hub.hub.db.query(
+    `SELECT subject_id FROM audit_log WHERE request_id = $1 AND action = 'person.read' ORDER BY subject_id`,
+    [requestId],
+  );
+  return rows.map((r) => r.subject_id);
+}
+
+/** The dashboard over HTTP with its response headers, for the request id the audit entries carry. */
+async function dashboardWithRequestId(first: number): Promise<{ data: StationPageQuery; requestId: string }> {
+  const res = await fetch(`${hub.url}/graphql`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${station.token}` },
+    body: JSON.stringify({ query: print(StationPageDocument), variables: { stationId: station.id, first } }),
+  });
+  const body = (await res.json()) as { data: StationPageQuery; errors?: unknown };
+  expect(body.errors).toBeUndefined();
+  return { data: body.data, requestId: res.headers.get('x-request-id')! };
+}
+
+/** Every SQL statement the hub sends while `work` runs (the hub runs in this process, on this `pg`). */
+async function statementsDuring(work: () => Promise<unknown>): Promise<string[]> {
+  const statements: string[] = [];
+  const proto = Client.prototype as unknown as { query: (...args: unknown[]) => unknown };
+  const original = proto.query;
+  proto.query = function (this: unknown, ...args: unknown[]) {
+    const q = args[0];
+    statements.push(typeof q === 'string' ? q : ((q as { text?: string } | null)?.text ?? ''));
+    return original.apply(this, args);
+  };
+  try {
+    await work();
+  } finally {
+    proto.query = original;
+  }
+  return statements;
+}
+
+beforeEach(() => {
+  pageSize++;
+});
+
+describe('a station’s unchanged dashboard', () => {
+  it('is answered again from the cache, the same answer, in one statement', async () => {
+    const first = await dashboard(pageSize);
+    const before = hits();
+    let again: StationPageQuery | undefined;
+    const statements = await statementsDuring(async () => (again = await dashboard(pageSize)));
+    expect(hits()).toBe(before + 1);
+    expect(again).toEqual(first);
+    expect(statements).toHaveLength(1);
+  });
+
+  it('still writes a person.read entry for every person it shows, each time', async () => {
+    const built = await dashboardWithRequestId(pageSize);
+    const before = hits();
+    const cached = await dashboardWithRequestId(pageSize);
+    expect(hits()).toBe(before + 1);
+    const shown = built.data.cases.edges.map((e) => Buffer.from(e.node.person.id, 'base64url').toString().split(':')[1]).sort();
+    expect(shown.length).toBeGreaterThan(0);
+    expect(await readsOfRequest(built.requestId)).toEqual(shown);
+    expect(await readsOfRequest(cached.requestId)).toEqual(shown);
+  });
+
+  it('is not another account’s: a station asking with the same variables gets its own page', async () => {
+    await dashboard(pageSize);
+    const other = await dashboard(pageSize, a.otherStation.token);
+    expect(other.cases.totalCount).toBe(0); // not its station: it sees none of those cases
+  });
+});
+
+describe('a change shows at once', () => {
+  it('a case opened at the station', async () => {
+    const before = await dashboard(pageSize);
+    const { openCase } = await hub.ok(
+      OpenCaseDocument,
+      { input: { intakeChannel: 'SELF_PRESENTED', person: { gender: 'FEMALE', name: '新到' } } },
+      station.token,
+    );
+    const after = await dashboard(pageSize);
+    expect(after.cases.totalCount).toBe(before.cases.totalCount + 1);
+    expect(after.cases.edges[0].node.id).toBe(openCase.id);
+  });
+
+  it('a referral requested by the station, then accepted by the hospital (another agency’s change)', async () => {
+    const page = await dashboard(pageSize);
+    const node = page.cases.edges.find((e) => e.node.referrals.length === 0)!.node;
+    const { requestReferral } = await hub.ok(
+      RequestReferralDocument,
+      { input: { personId: node.person.id, kind: 'PSYCHIATRIC_EVALUATION', toAgencyId: a.hospital.id } },
+      station.token,
+    );
+    const requested = await dashboard(pageSize);
+    expect(requested.cases.edges.find((e) => e.node.id === node.id)!.node.referrals.map((r) => [r.id, r.status])).toEqual([
+      [requestReferral.id, 'REQUESTED'],
+    ]);
+    await dashboard(pageSize); // cached again
+    await hub.ok(AcceptReferralDocument, { input: { referralId: requestReferral.id } }, a.hospital.token);
+    const accepted = await dashboard(pageSize);
+    expect(accepted.cases.edges.find((e) => e.node.id === node.id)!.node.referrals[0].status).toBe('ACCEPTED');
+  });
+
+  it('a referral expired by the hub itself, with no account behind it', async () => {
+    const page = await dashboard(pageSize);
+    const node = page.cases.edges.find((e) => e.node.referrals.length === 0)!.node;
+    const { requestReferral } = await hub.ok(
+      RequestReferralDocument,
+      { input: { personId: node.person.id, kind: 'PSYCHIATRIC_EVALUATION', toAgencyId: a.hospital.id } },
+      station.token,
+    );
+    await dashboard(pageSize);
+    await dashboard(pageSize); // cached
+    // The answer deadline passed: what the background sweep does, done now.
+    await hub.hub.db.query(`UPDATE referral SET respond_by = now() - interval '1 second' WHERE id = $1`, [
+      Buffer.from(requestReferral.id, 'base64url').toString().split(':')[1],
+    ]);
+    expect(await sweepExpired(hub.hub.db)).toBeGreaterThan(0);
+    const expired = await dashboard(pageSize);
+    expect(expired.cases.edges.find((e) => e.node.id === node.id)!.node.referrals[0].status).toBe('EXPIRED');
+  });
+
+  it('while a change at another station leaves the page cached', async () => {
+    await dashboard(pageSize);
+    await openCaseFor(hub, a.otherStation.token, { name: '别处' });
+    const before = hits();
+    await dashboard(pageSize);
+    expect(hits()).toBe(before + 1);
+  });
+});
+
+describe('what the cache does not keep', () => {
+  it('a case turning overdue ends the entry: the next answer says overdue', async () => {
+    const page = await dashboard(pageSize);
+    const id = Buffer.from(page.cases.edges[0].node.id, 'base64url').toString().split(':')[1];
+    // The clock, brought forward for one case: its rescue period ends in a second (a direct write, as time is).
+    await hub.hub.db.query(`UPDATE rescue_case SET rescue_period_ends_at = now() + interval '1 second' WHERE id = $1`, [id]);
+    pageSize++;
+    const soon = await dashboard(pageSize);
+    expect(soon.cases.edges[0].node.overdue).toBe(false);
+    await new Promise((r) => setTimeout(r, 1_200));
+    const later = await dashboard(pageSize);
+    expect(later.cases.edges[0].node.overdue).toBe(true);
+    await hub.hub.db.query(`UPDATE rescue_case SET rescue_period_ends_at = now() + interval '10 days' WHERE id = $1`, [id]);
+  });
+
+  it('a page that selects what moves with the calendar (ageGroup)', async () => {
+    const stored = casePageCacheStats.stored;
+    await hub.ok(StationPageWithAgeGroupDocument, { first: pageSize }, station.token);
+    await hub.ok(StationPageWithAgeGroupDocument, { first: pageSize }, station.token);
+    expect(casePageCacheStats.stored).toBe(stored);
+  });
+
+  it('a page filtered on overdue', async () => {
+    const stored = casePageCacheStats.stored;
+    await hub.ok(OverdueStationPageDocument, { first: pageSize }, station.token);
+    expect(casePageCacheStats.stored).toBe(stored);
+  });
+
+  it('a page asked for by an agency that is not a station', async () => {
+    const stored = casePageCacheStats.stored;
+    await hub.ok(StationPageDocument, { stationId: null, first: pageSize }, a.hospital.token);
+    expect(casePageCacheStats.stored).toBe(stored);
+  });
+});
