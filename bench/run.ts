@@ -418,23 +418,25 @@ async function main(): Promise<void> {
           db.url,
         ),
       );
-      await cold.stop();
       // The worst case for the cache: one worker handing persons of the dashboard's own station off as fast as it
-      // can, so that nearly every page is stale when asked for again (a change at the station ends it), and costs
-      // its revalidation and the rebuild. Hub only: the limit server keeps nothing to go stale.
+      // can, so that nearly every page is stale when asked for again (a change at the station ends it) and costs
+      // its revalidation and the rebuild; the same beside the hub without the cache, to compare. Hubs only: the
+      // limit server keeps nothing to go stale.
       const c = connections[0];
-      const [reads, handing] = await Promise.all([
-        cannon(hub.url, [dashboard(50)], c, seconds, hub.pid),
-        runHandoff(hub.url, subscriptionPersons, 1, seconds),
-      ]);
-      http.push({
-        name: 'station dashboard (50 cases), its station handing off',
-        hub: [reads],
-        responseBytes: http[0]?.responseBytes ?? 0,
-      });
-      const line = `${reads.rps.toFixed(0)} req/s p50 ${reads.p50Ms} p99 ${reads.p99Ms} ms at ${c} connections, beside 1 hand-off worker at the station doing ${handing.cyclesPerSecond.toFixed(1)} cycles/s (${handing.failures.length} failed)`;
-      log(`station dashboard, its station handing off: ${line}`);
-      notes.push(`dashboard while its station hands off: ${line}; the hub's CPU per request includes the hand-offs'`);
+      for (const [server, label] of [
+        [hub, 'its station handing off'],
+        [cold, 'page cache off, its station handing off'],
+      ] as const) {
+        const [reads, handing] = await Promise.all([
+          cannon(server.url, [dashboard(50)], c, seconds, server.pid),
+          runHandoff(server.url, subscriptionPersons, 1, seconds),
+        ]);
+        http.push({ name: `station dashboard (50 cases), ${label}`, hub: [reads], responseBytes: http[0]?.responseBytes ?? 0 });
+        const line = `${reads.rps.toFixed(0)} req/s p50 ${reads.p50Ms} p99 ${reads.p99Ms} ms at ${c} connections, beside 1 hand-off worker at the station doing ${handing.cyclesPerSecond.toFixed(1)} cycles/s (${handing.failures.length} failed)`;
+        log(`station dashboard, ${label}: ${line}`);
+        notes.push(`dashboard, ${label}: ${line}; the hub's CPU per request includes the hand-offs'`);
+      }
+      await cold.stop();
     }
     if (wanted('person') && !ab)
       http.push(
