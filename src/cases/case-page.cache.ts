@@ -31,8 +31,8 @@ import type { RescueCase } from './rescue-case.entity';
  *
  * Only what this proof covers is cached: a query whose one root field is `cases`, by a station's account over HTTP
  * (where reads are audited by the reading statement), selecting only the fields of CACHEABLE_FIELDS — columns of
- * cases, persons, custody, referrals and agencies, nothing that depends on the caller's rights beyond the account
- * (the key holds the account) or on the clock beyond `overdue` (an entry ends when a case on it becomes overdue).
+ * cases, persons, custody, referrals and agencies, nothing that depends on the caller beyond their agency and role
+ * (the key holds both) or on the clock beyond `overdue` (an entry ends when a case on it becomes overdue).
  * Not a filter on `overdue` (membership moves with the clock), not a page with errors.
  */
 
@@ -69,16 +69,19 @@ const CACHEABLE_FIELDS = new Set([
 ]);
 
 /**
- * An entry not revalidated for this long is dropped instead: revalidation reads the hub's changes since the
- * entry's snapshot, and an old snapshot would make that a long read.
+ * An entry not asked for in this long is dropped rather than revalidated (memory, not correctness: revalidation
+ * reads at most SCANNED_MAX changes, whatever the entry's age).
  */
-const MAX_UNCHECKED_MS = 10_000;
+const MAX_UNCHECKED_MS = 5 * 60_000;
 
 /**
- * Revalidation reads at most this many changes since the snapshot; more than that counts as changed (a page
- * rebuilt is cheaper than a long read, and never wrong).
+ * Revalidation reads at most this many change entries from the snapshot's xmin on (committed before the snapshot
+ * or not: an old snapshot, or one taken while a long transaction ran, has an old xmin) and at most CHANGES_MAX of
+ * those the snapshot did not see; reaching either counts as changed. A page rebuilt is cheaper than a long read,
+ * and never wrong.
  */
-const MAX_CHANGES_READ = 500;
+const SCANNED_MAX = 5_000;
+const CHANGES_MAX = 500;
 
 interface Entry {
   data: Record<string, unknown>;
@@ -173,14 +176,17 @@ async function revalidate(ctx: RequestContext, entry: Entry): Promise<string | n
     { subject: 's.id', from: `unnest($8::uuid[]) s(id) WHERE NOT (SELECT changed FROM seen)` },
   );
   const rows: { changed: boolean; snapshot: string }[] = await ctx.db.query(
-    `WITH since AS (
-       SELECT a.subject_type, a.subject_id FROM audit_log a
-        WHERE a.xact >= pg_snapshot_xmin($1::pg_snapshot)::text::bigint
-          AND a.action NOT IN ${READ_ACTIONS_SQL}
-          AND NOT pg_visible_in_snapshot(a.xact::text::xid8, $1::pg_snapshot)
-        LIMIT ${MAX_CHANGES_READ}),
+    `WITH scanned AS (
+       SELECT a.xact, a.subject_type, a.subject_id FROM audit_log a
+        WHERE a.xact >= pg_snapshot_xmin($1::pg_snapshot)::text::bigint AND a.action NOT IN ${READ_ACTIONS_SQL}
+        LIMIT ${SCANNED_MAX}),
+     since AS (
+       SELECT c.subject_type, c.subject_id FROM scanned c
+        WHERE NOT pg_visible_in_snapshot(c.xact::text::xid8, $1::pg_snapshot)
+        LIMIT ${CHANGES_MAX}),
      seen AS MATERIALIZED (
-       SELECT count(*) >= ${MAX_CHANGES_READ}
+       SELECT (SELECT count(*) FROM scanned) >= ${SCANNED_MAX}
+              OR count(*) >= ${CHANGES_MAX}
               OR coalesce(bool_or(c.subject_type <> 'Person'
                  OR EXISTS (SELECT 1 FROM rescue_case k WHERE k.person_id = c.subject_id AND k.station_id = $2::uuid)), false) AS changed
          FROM since c),
@@ -192,8 +198,8 @@ async function revalidate(ctx: RequestContext, entry: Entry): Promise<string | n
 }
 
 /**
- * The Apollo plugin; `maxEntries` 0 turns the cache off. Entries are kept per account, document, operation and
- * variables, the least recently used dropped first.
+ * The Apollo plugin; `maxEntries` 0 turns the cache off. Entries are kept per agency, role, document, operation
+ * and variables, the least recently used dropped first.
  */
 export function casePageCachePlugin(maxEntries: number): ApolloServerPlugin<RequestContext> {
   const entries = new Map<string, Entry>();
@@ -211,7 +217,9 @@ export function casePageCachePlugin(maxEntries: number): ApolloServerPlugin<Requ
           const actor = ctx.actor;
           if (actor.kind !== 'account' || actor.agencyKind !== AgencyKind.RESCUE_STATION || ctx.readsAuditedInline !== true) return null;
           if (!rc.operation || !rc.queryHash || !cacheableOperation(rc.schema, rc.document, rc.operation)) return null;
-          key = `${actor.accountId}\n${rc.queryHash}\n${rc.operationName ?? ''}\n${JSON.stringify(rc.request.variables ?? {})}`;
+          // Per agency and role, not per account: what these fields show is the agency's to see (access.policy.ts),
+          // so the station's screens share a page; each answer still audits its reads as its own account's.
+          key = `${actor.agencyId}\n${actor.role}\n${rc.queryHash}\n${rc.operationName ?? ''}\n${JSON.stringify(rc.request.variables ?? {})}`;
           stationId = actor.agencyId;
           const entry = entries.get(key);
           const now = (startedAt = Date.now());

@@ -2,6 +2,7 @@ import { print } from 'graphql';
 import { Client } from 'pg';
 import {
   AcceptReferralDocument,
+  IssueAccessTokenDocument,
   OpenCaseDocument,
   OverdueStationPageDocument,
   RequestReferralDocument,
@@ -42,18 +43,21 @@ const hits = () => casePageCacheStats.hits;
 
 /** The 'person.read' entries written by the request with this id. */
 async function readsOfRequest(requestId: string): Promise<string[]> {
-  const rows: { subject_id: string }[] = await hub.hub.db.query(
-    `SELECT subject_id FROM audit_log WHERE request_id = $1 AND action = 'person.read' ORDER BY subject_id`,
+  return (await entriesOfRequest(requestId)).map((r) => r.subject_id);
+}
+
+async function entriesOfRequest(requestId: string): Promise<{ subject_id: string; account_id: string }[]> {
+  return hub.hub.db.query(
+    `SELECT subject_id, account_id FROM audit_log WHERE request_id = $1 AND action = 'person.read' ORDER BY subject_id`,
     [requestId],
   );
-  return rows.map((r) => r.subject_id);
 }
 
 /** The dashboard over HTTP with its response headers, for the request id the audit entries carry. */
-async function dashboardWithRequestId(first: number): Promise<{ data: StationPageQuery; requestId: string }> {
+async function dashboardWithRequestId(first: number, token = station.token): Promise<{ data: StationPageQuery; requestId: string }> {
   const res = await fetch(`${hub.url}/graphql`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${station.token}` },
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
     body: JSON.stringify({ query: print(StationPageDocument), variables: { stationId: station.id, first } }),
   });
   const body = (await res.json()) as { data: StationPageQuery; errors?: unknown };
@@ -105,7 +109,24 @@ describe('a station’s unchanged dashboard', () => {
     expect(await readsOfRequest(cached.requestId)).toEqual(shown);
   });
 
-  it('is not another account’s: a station asking with the same variables gets its own page', async () => {
+  it('is shared by the station’s screens: another account of the station is answered from it, audited as its own', async () => {
+    const { issueAccessToken } = await hub.ok(
+      IssueAccessTokenDocument,
+      { input: { agencyId: station.id, displayName: '第二块屏幕', role: 'STAFF' } },
+      hub.adminToken,
+    );
+    const first = await dashboardWithRequestId(pageSize);
+    const before = hits();
+    const second = await dashboardWithRequestId(pageSize, issueAccessToken.token);
+    expect(hits()).toBe(before + 1);
+    expect(second.data).toEqual(first.data);
+    const [byFirst, bySecond] = [await entriesOfRequest(first.requestId), await entriesOfRequest(second.requestId)];
+    expect(bySecond.map((e) => e.subject_id)).toEqual(byFirst.map((e) => e.subject_id));
+    expect(new Set(bySecond.map((e) => e.account_id)).size).toBe(1);
+    expect(bySecond[0].account_id).not.toBe(byFirst[0].account_id);
+  });
+
+  it('is not another agency’s: a station asking with the same variables gets its own page', async () => {
     await dashboard(pageSize);
     const other = await dashboard(pageSize, a.otherStation.token);
     expect(other.cases.totalCount).toBe(0); // not its station: it sees none of those cases
