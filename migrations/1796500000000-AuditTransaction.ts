@@ -9,8 +9,9 @@ import { MigrationInterface, QueryRunner } from 'typeorm';
  * (src/cases/case-page.cache.ts) asks exactly that before it answers a dashboard again.
  *
  * Reads (person.read and the other `noteRead` actions) change nothing and are most of the table: the index leaves
- * them out, so a dashboard's 50 read entries cost no index insert. The list is the one READ_ACTIONS_SQL
- * (src/audit/audit.service.ts) repeats word for word, so the planner can prove the partial index applies.
+ * them out, so a dashboard's 50 read entries cost no index insert. The list is the one `noteRead` knows
+ * (src/audit/audit.service.ts), said again word for word where the index is read (audit_changes_since, migration
+ * 1796500000001), so that the planner can prove the partial index applies.
  *
  * The column is added without a default first and the default set after: no rewrite of an existing log (its old
  * entries keep NULL and are outside the index, long committed before any cache could have been filled).

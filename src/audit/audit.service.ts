@@ -62,12 +62,6 @@ export function auditEntriesOf(
   };
 }
 
-/**
- * The actions that record a read, not a change, as an SQL list: said word for word by the partial index of
- * migration 1796500000000-AuditTransaction (which leaves reads out), so that the planner can prove it applies.
- */
-export const READ_ACTIONS_SQL = `('person.read', 'person.idNumber.reveal', 'person.diagnoses.read', 'person.auditTrail.read')`;
-
 const READS = Symbol('audit.reads');
 
 /**

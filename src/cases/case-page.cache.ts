@@ -9,7 +9,7 @@ import {
   type GraphQLSchema,
   type OperationDefinitionNode,
 } from 'graphql';
-import { auditEntriesOf, READ_ACTIONS_SQL, readsOf } from '../audit/audit.service';
+import { auditEntriesOf, readsOf } from '../audit/audit.service';
 import { AgencyKind } from '../auth/actor';
 import type { RequestContext } from '../auth/context';
 import { CaseStatus } from './case.enums';
@@ -176,10 +176,8 @@ async function revalidate(ctx: RequestContext, entry: Entry): Promise<string | n
     { subject: 's.id', from: `unnest($8::uuid[]) s(id) WHERE NOT (SELECT changed FROM seen)` },
   );
   const rows: { changed: boolean; snapshot: string }[] = await ctx.db.query(
-    `WITH scanned AS (
-       SELECT a.xact, a.subject_type, a.subject_id FROM audit_log a
-        WHERE a.xact >= pg_snapshot_xmin($1::pg_snapshot)::text::bigint AND a.action NOT IN ${READ_ACTIONS_SQL}
-        LIMIT ${SCANNED_MAX}),
+    // audit_changes_since (migration 1796500000001): the partial index's range, never a scan of the whole log.
+    `WITH scanned AS MATERIALIZED (SELECT * FROM audit_changes_since($1::pg_snapshot, ${SCANNED_MAX})),
      since AS (
        SELECT c.subject_type, c.subject_id FROM scanned c
         WHERE NOT pg_visible_in_snapshot(c.xact::text::xid8, $1::pg_snapshot)
