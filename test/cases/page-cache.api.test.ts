@@ -1,16 +1,16 @@
 import { print } from 'graphql';
-import { Client } from 'pg';
 import {
   AcceptReferralDocument,
   IssueAccessTokenDocument,
   OpenCaseDocument,
   OverdueStationPageDocument,
   RequestReferralDocument,
-  StationPageDocument,
+  StationDashboardDocument,
   StationPageWithAgeGroupDocument,
-  type StationPageQuery,
+  type StationDashboardQuery,
 } from '../generated/graphql';
-import { openCaseFor } from '../persons/people';
+import { statementsDuring } from '../audit/sql-spy';
+import { openCaseFor, uuidOf } from '../persons/people';
 import { theSeedAgencies, type TestAgency } from '../support/builders';
 import { startTestHub, type TestHub } from '../support/hub';
 import { casePageCacheStats } from '../../src/cases/case-page.cache';
@@ -35,8 +35,8 @@ beforeAll(async () => {
 });
 afterAll(() => hub.stop());
 
-const dashboard = (first: number, token = station.token, stationId: string | null = station.id) =>
-  hub.ok(StationPageDocument, { stationId, first }, token);
+const dashboard = (first: number, token = station.token, stationId = station.id) =>
+  hub.ok(StationDashboardDocument, { stationId, first }, token);
 
 /** How many times the cache has answered so far. */
 const hits = () => casePageCacheStats.hits;
@@ -54,33 +54,27 @@ async function entriesOfRequest(requestId: string): Promise<{ subject_id: string
 }
 
 /** The dashboard over HTTP with its response headers, for the request id the audit entries carry. */
-async function dashboardWithRequestId(first: number, token = station.token): Promise<{ data: StationPageQuery; requestId: string }> {
+async function dashboardWithRequestId(first: number, token = station.token): Promise<{ data: StationDashboardQuery; requestId: string }> {
   const res = await fetch(`${hub.url}/graphql`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
-    body: JSON.stringify({ query: print(StationPageDocument), variables: { stationId: station.id, first } }),
+    body: JSON.stringify({ query: print(StationDashboardDocument), variables: { stationId: station.id, first } }),
   });
-  const body = (await res.json()) as { data: StationPageQuery; errors?: unknown };
+  const body = (await res.json()) as { data: StationDashboardQuery; errors?: unknown };
   expect(body.errors).toBeUndefined();
   return { data: body.data, requestId: res.headers.get('x-request-id')! };
 }
 
-/** Every SQL statement the hub sends while `work` runs (the hub runs in this process, on this `pg`). */
-async function statementsDuring(work: () => Promise<unknown>): Promise<string[]> {
-  const statements: string[] = [];
-  const proto = Client.prototype as unknown as { query: (...args: unknown[]) => unknown };
-  const original = proto.query;
-  proto.query = function (this: unknown, ...args: unknown[]) {
-    const q = args[0];
-    statements.push(typeof q === 'string' ? q : ((q as { text?: string } | null)?.text ?? ''));
-    return original.apply(this, args);
-  };
-  try {
-    await work();
-  } finally {
-    proto.query = original;
-  }
-  return statements;
+/** The station asks the hospital to evaluate the person of a case on its page that has no referral yet. */
+async function referralForACaseWithoutOne() {
+  const page = await dashboard(pageSize);
+  const node = page.cases.edges.find((e) => e.node.referrals.length === 0)!.node;
+  const { requestReferral } = await hub.ok(
+    RequestReferralDocument,
+    { input: { personId: node.person.id, kind: 'PSYCHIATRIC_EVALUATION', toAgencyId: a.hospital.id } },
+    station.token,
+  );
+  return { node, requestReferral };
 }
 
 beforeEach(() => {
@@ -91,7 +85,7 @@ describe('a station’s unchanged dashboard', () => {
   it('is answered again from the cache, the same answer, in one statement', async () => {
     const first = await dashboard(pageSize);
     const before = hits();
-    let again: StationPageQuery | undefined;
+    let again: StationDashboardQuery | undefined;
     const statements = await statementsDuring(async () => (again = await dashboard(pageSize)));
     expect(hits()).toBe(before + 1);
     expect(again).toEqual(first);
@@ -103,7 +97,7 @@ describe('a station’s unchanged dashboard', () => {
     const before = hits();
     const cached = await dashboardWithRequestId(pageSize);
     expect(hits()).toBe(before + 1);
-    const shown = built.data.cases.edges.map((e) => Buffer.from(e.node.person.id, 'base64url').toString().split(':')[1]).sort();
+    const shown = built.data.cases.edges.map((e) => uuidOf(e.node.person.id)).sort();
     expect(shown.length).toBeGreaterThan(0);
     expect(await readsOfRequest(built.requestId)).toEqual(shown);
     expect(await readsOfRequest(cached.requestId)).toEqual(shown);
@@ -147,13 +141,7 @@ describe('a change shows at once', () => {
   });
 
   it('a referral requested by the station, then accepted by the hospital (another agency’s change)', async () => {
-    const page = await dashboard(pageSize);
-    const node = page.cases.edges.find((e) => e.node.referrals.length === 0)!.node;
-    const { requestReferral } = await hub.ok(
-      RequestReferralDocument,
-      { input: { personId: node.person.id, kind: 'PSYCHIATRIC_EVALUATION', toAgencyId: a.hospital.id } },
-      station.token,
-    );
+    const { node, requestReferral } = await referralForACaseWithoutOne();
     const requested = await dashboard(pageSize);
     expect(requested.cases.edges.find((e) => e.node.id === node.id)!.node.referrals.map((r) => [r.id, r.status])).toEqual([
       [requestReferral.id, 'REQUESTED'],
@@ -165,19 +153,11 @@ describe('a change shows at once', () => {
   });
 
   it('a referral expired by the hub itself, with no account behind it', async () => {
-    const page = await dashboard(pageSize);
-    const node = page.cases.edges.find((e) => e.node.referrals.length === 0)!.node;
-    const { requestReferral } = await hub.ok(
-      RequestReferralDocument,
-      { input: { personId: node.person.id, kind: 'PSYCHIATRIC_EVALUATION', toAgencyId: a.hospital.id } },
-      station.token,
-    );
+    const { node, requestReferral } = await referralForACaseWithoutOne();
     await dashboard(pageSize);
     await dashboard(pageSize); // cached
     // The answer deadline passed: what the background sweep does, done now.
-    await hub.hub.db.query(`UPDATE referral SET respond_by = now() - interval '1 second' WHERE id = $1`, [
-      Buffer.from(requestReferral.id, 'base64url').toString().split(':')[1],
-    ]);
+    await hub.hub.db.query(`UPDATE referral SET respond_by = now() - interval '1 second' WHERE id = $1`, [uuidOf(requestReferral.id)]);
     expect(await sweepExpired(hub.hub.db)).toBeGreaterThan(0);
     const expired = await dashboard(pageSize);
     expect(expired.cases.edges.find((e) => e.node.id === node.id)!.node.referrals[0].status).toBe('EXPIRED');
@@ -195,7 +175,7 @@ describe('a change shows at once', () => {
 describe('what the cache does not keep', () => {
   it('a case turning overdue ends the entry: the next answer says overdue', async () => {
     const page = await dashboard(pageSize);
-    const id = Buffer.from(page.cases.edges[0].node.id, 'base64url').toString().split(':')[1];
+    const id = uuidOf(page.cases.edges[0].node.id);
     // The clock, brought forward for one case: its rescue period ends in a second (a direct write, as time is).
     await hub.hub.db.query(`UPDATE rescue_case SET rescue_period_ends_at = now() + interval '1 second' WHERE id = $1`, [id]);
     pageSize++;
@@ -222,7 +202,7 @@ describe('what the cache does not keep', () => {
 
   it('a page asked for by an agency that is not a station', async () => {
     const stored = casePageCacheStats.stored;
-    await hub.ok(StationPageDocument, { stationId: null, first: pageSize }, a.hospital.token);
+    await hub.ok(StationDashboardDocument, { stationId: station.id, first: pageSize }, a.hospital.token);
     expect(casePageCacheStats.stored).toBe(stored);
   });
 });
