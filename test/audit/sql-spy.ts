@@ -25,6 +25,17 @@ export async function statementsDuring(work: () => Promise<unknown>): Promise<st
 }
 
 /**
+ * Statements the hub sends in the background, whatever request is running: the event feed's reads and wake-ups
+ * (src/events), the referral expiry sweep and a token lookup (cached per process afterwards).
+ */
+const BACKGROUND = /^WITH snap AS|pg_notify|^WITH expired AS|^SELECT a\.id AS account_id/;
+
+/** statementsDuring without the hub's background statements: what the request itself asked of PostgreSQL. */
+export async function requestStatementsDuring(work: () => Promise<unknown>): Promise<string[]> {
+  return (await statementsDuring(work)).filter((t) => !BACKGROUND.test(t));
+}
+
+/**
  * statementsDuring, each statement with how many socket writes this process had made when it was sent: statements
  * with the same number left PostgreSQL's way in one write (nothing was written between them, so they went out
  * together), and each different number is one more round trip. Any socket counts, so a write elsewhere between two

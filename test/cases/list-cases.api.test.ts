@@ -1,4 +1,3 @@
-import { Client } from 'pg';
 import {
   CasesDocument,
   CasesWithPeopleDocument,
@@ -10,6 +9,7 @@ import {
 } from '../generated/graphql';
 import { errorOf, idNumber, openCaseFor, uuidOf } from '../persons/people';
 import { anAgency, type TestAgency } from '../support/builders';
+import { requestStatementsDuring } from '../audit/sql-spy';
 import { codeOf, startTestHub, type GraphQLResponse, type TestHub } from '../support/hub';
 
 let hub: TestHub;
@@ -37,24 +37,6 @@ afterAll(() => hub.stop());
 
 const page = (vars: { first?: number; after?: string | null; filter?: Record<string, unknown> }, token = station.token) =>
   hub.ok(CasesDocument, vars, token);
-
-/** Every SQL statement the hub sends while `work` runs (the hub runs in this process, on this `pg`). */
-async function statementsDuring(work: () => Promise<unknown>): Promise<string[]> {
-  const statements: string[] = [];
-  const proto = Client.prototype as unknown as { query: (...args: unknown[]) => unknown };
-  const original = proto.query;
-  proto.query = function (this: unknown, ...args: unknown[]) {
-    const q = args[0];
-    statements.push(typeof q === 'string' ? q : ((q as { text?: string } | null)?.text ?? ''));
-    return original.apply(this, args);
-  };
-  try {
-    await work();
-  } finally {
-    proto.query = original;
-  }
-  return statements;
-}
 
 describe('cases(filter, first, after)', () => {
   it('pages through the station’s cases newest first, each exactly once, with totalCount', async () => {
@@ -177,8 +159,10 @@ describe('batching (DataLoaders)', () => {
     await hub.request(CasesWithPeopleDocument, { first: 1 }, station.token); // warm up
     let ten: GraphQLResponse<CasesWithPeopleQuery> | undefined;
     let fifty: GraphQLResponse<CasesWithPeopleQuery> | undefined;
-    const s10 = await statementsDuring(async () => (ten = await hub.request(CasesWithPeopleDocument, { first: 10 }, station.token)));
-    const s50 = await statementsDuring(async () => (fifty = await hub.request(CasesWithPeopleDocument, { first: 50 }, station.token)));
+    const s10 = await requestStatementsDuring(async () => (ten = await hub.request(CasesWithPeopleDocument, { first: 10 }, station.token)));
+    const s50 = await requestStatementsDuring(
+      async () => (fifty = await hub.request(CasesWithPeopleDocument, { first: 50 }, station.token)),
+    );
     expect(ten!.errors).toBeUndefined();
     expect(fifty!.errors).toBeUndefined();
     const edges = fifty!.data!.cases.edges;
@@ -194,7 +178,7 @@ describe('batching (DataLoaders)', () => {
   });
 
   it("reads a station's own persons and their open custody with the page itself: no need-to-know or person statement", async () => {
-    const statements = await statementsDuring(() => hub.ok(CasesWithPeopleDocument, { first: 50 }, station.token));
+    const statements = await requestStatementsDuring(() => hub.ok(CasesWithPeopleDocument, { first: 50 }, station.token));
     // The need-to-know check (access.policy.ts) and the loaders' own reads of persons and custody records.
     expect(statements.filter((s) => /holds_case/.test(s))).toEqual([]);
     expect(statements.filter((s) => /FROM\s+"?person"?\s+t\b/i.test(s))).toEqual([]);
@@ -211,7 +195,9 @@ describe('batching (DataLoaders)', () => {
     ).logEscortedPerson;
     await hub.ok(ConfirmReceiptDocument, { input: { referralId: escort.id } }, station.token);
     let page: CasesWithPeopleQuery | undefined;
-    const statements = await statementsDuring(async () => (page = await hub.ok(CasesWithPeopleDocument, { first: 5 }, police.token)));
+    const statements = await requestStatementsDuring(
+      async () => (page = await hub.ok(CasesWithPeopleDocument, { first: 5 }, police.token)),
+    );
     expect(page!.cases.edges.map((e) => e.node.person.id)).toContain(escort.person.id);
     expect(statements.filter((s) => /holds_case/.test(s))).toHaveLength(1);
   });
@@ -232,11 +218,11 @@ describe('batching (DataLoaders)', () => {
     };
     const referralReads = (statements: string[]) => statements.filter((s) => /"__key"[\s\S]*FROM\s+"?referral"?\s+t\b/i.test(s));
     let withReferrals: { id: string; referrals?: { id: string }[] }[] = [];
-    const shown = await statementsDuring(
+    const shown = await requestStatementsDuring(
       async () => (withReferrals = await post('{ cases(first: 50) { edges { node { id referrals { id } } } } }')),
     );
     expect(referralReads(shown)).toHaveLength(1);
-    expect(referralReads(await statementsDuring(() => post('{ cases(first: 50) { edges { node { id } } } }')))).toEqual([]);
+    expect(referralReads(await requestStatementsDuring(() => post('{ cases(first: 50) { edges { node { id } } } }')))).toEqual([]);
     // The same referrals, in the same order, as each case read alone.
     for (const node of withReferrals.filter((n) => n.referrals!.length > 0).slice(0, 3)) {
       const res = await fetch(hub.url, {
@@ -252,7 +238,7 @@ describe('batching (DataLoaders)', () => {
 
   it('writes the reads of a whole page to the audit log in one INSERT', async () => {
     let requestId = '';
-    const statements = await statementsDuring(async () => {
+    const statements = await requestStatementsDuring(async () => {
       const res = await fetch(hub.url, {
         method: 'POST',
         headers: { 'content-type': 'application/json', authorization: `Bearer ${station.token}` },

@@ -9,7 +9,7 @@ import {
   StationPageWithAgeGroupDocument,
   type StationDashboardQuery,
 } from '../generated/graphql';
-import { statementsDuring } from '../audit/sql-spy';
+import { requestStatementsDuring } from '../audit/sql-spy';
 import { openCaseFor, uuidOf } from '../persons/people';
 import { theSeedAgencies, type TestAgency } from '../support/builders';
 import { startTestHub, type TestHub } from '../support/hub';
@@ -86,7 +86,7 @@ describe('a station’s unchanged dashboard', () => {
     const first = await dashboard(pageSize);
     const before = hits();
     let again: StationDashboardQuery | undefined;
-    const statements = await statementsDuring(async () => (again = await dashboard(pageSize)));
+    const statements = await requestStatementsDuring(async () => (again = await dashboard(pageSize)));
     expect(hits()).toBe(before + 1);
     expect(again).toEqual(first);
     expect(statements).toHaveLength(1);
